@@ -1,0 +1,1 @@
+// The Daraja simulator library.
