@@ -3,6 +3,8 @@
 
 #include "mpesa/messages.hpp"
 
+#include "detail/message_fields.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -390,3 +392,37 @@ Error classify_daraja_error(int http_status, std::string_view body, bool is_push
 }
 
 }  // namespace mpesa
+
+namespace mpesa::detail {
+
+std::string daraja_request_id(std::string_view body) {
+  simdjson::dom::parser parser;
+  const simdjson::padded_string padded(body);
+  const auto root = parse_json(parser, padded);
+  if (!root || !root->is_object()) return {};
+  if (auto id = string_member(*root, "requestId")) return std::move(*id);
+  return string_member(*root, "MerchantRequestID").value_or("");
+}
+
+std::string json_string(std::string_view text) {
+  std::string quoted = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"': quoted += "\\\""; break;
+      case '\\': quoted += "\\\\"; break;
+      case '\n': quoted += "\\n"; break;
+      case '\r': quoted += "\\r"; break;
+      case '\t': quoted += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          quoted += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+          quoted += c;
+        }
+    }
+  }
+  quoted += '"';
+  return quoted;
+}
+
+}  // namespace mpesa::detail
