@@ -64,7 +64,7 @@ std::string checkout_request_id(std::chrono::system_clock::time_point instant,
   const std::string timestamp = nairobi_timestamp(instant);  // YYYYMMDDHHmmss
   const auto millis = duration_cast<milliseconds>(instant.time_since_epoch()).count() % 1000;
   const std::string_view tail = phone.size() >= 9 ? phone.substr(phone.size() - 9) : phone;
-  return fmt::format("ws_CO_{}{}{}{}{}", timestamp.substr(6, 2), timestamp.substr(4, 2),
+  return fmt::format("ws_CO_{}{}{}{}{}{}", timestamp.substr(6, 2), timestamp.substr(4, 2),
                      timestamp.substr(0, 4), timestamp.substr(8, 6), millis, tail);
 }
 

@@ -188,6 +188,12 @@ void Simulator::Impl::register_routes() {
       logger->info("{} {} -> 404 no such route", request.method, request.path);
     }
   });
+  // httplib's default socket options add SO_REUSEPORT, which would let a second simulator
+  // bind the same port and share the traffic; only SO_REUSEADDR is wanted.
+  server.set_socket_options([](socket_t socket) {
+    int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server.set_payload_max_length(kMaxBodyBytes);
   server.set_read_timeout(std::chrono::seconds(10));
   server.set_write_timeout(std::chrono::seconds(10));

@@ -224,18 +224,27 @@ struct RunningSimulator {
   int port = 0;
 };
 
-/// A loopback HTTP server that records every POST body it receives.
+/// A loopback HTTP server that records every POST it receives and answers 200, or 503 to
+/// the first `failures` POSTs.
 class CallbackListener {
  public:
-  CallbackListener() {
+  explicit CallbackListener(int failures = 0) : failures_left_(failures) {
     server_.Post(".*", [this](const httplib::Request& request, httplib::Response& response) {
+      bool fail = false;
       {
         std::lock_guard lock(mutex_);
         bodies_.push_back(request.body);
         content_types_.push_back(request.get_header_value("Content-Type"));
         paths_.push_back(request.path);
+        arrival_times_.push_back(std::chrono::steady_clock::now());
+        fail = failures_left_ > 0;
+        if (fail) --failures_left_;
       }
       arrived_.notify_all();
+      if (fail) {
+        response.status = 503;
+        return;
+      }
       response.set_content(R"({"ResultCode":0,"ResultDesc":"Accepted"})", "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -273,6 +282,10 @@ class CallbackListener {
     std::lock_guard lock(mutex_);
     return paths_;
   }
+  std::vector<std::chrono::steady_clock::time_point> arrival_times() const {
+    std::lock_guard lock(mutex_);
+    return arrival_times_;
+  }
 
  private:
   httplib::Server server_;
@@ -283,6 +296,8 @@ class CallbackListener {
   std::vector<std::string> bodies_;
   std::vector<std::string> content_types_;
   std::vector<std::string> paths_;
+  std::vector<std::chrono::steady_clock::time_point> arrival_times_;
+  int failures_left_ = 0;
 };
 
 /// Polls `condition` every 5 ms until it holds or `timeout` passes.
