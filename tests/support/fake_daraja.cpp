@@ -21,6 +21,9 @@ FakeDaraja::FakeDaraja(int port) : server_(std::make_unique<httplib::Server>()) 
     response.status = reply.status;
     response.set_content(reply.body, reply.content_type.c_str());
   };
+  // One request per connection: the server then answers "Connection: close", and stop()
+  // need not wait out the keep-alive timeout of an idle client connection.
+  server_->set_keep_alive_max_count(1);
   server_->Get(".*", handle);
   server_->Post(".*", handle);
 
