@@ -88,14 +88,14 @@ bool is_numeric_result_code(std::string_view result_code) noexcept {
 }
 
 std::string outcome_table_text() {
-  std::string text = "  ends  outcome               ResultCode  delivery\n";
+  std::string text = "  ends  outcome               ResultCode   delivery\n";
   for (const OutcomeRule& rule : kRules) {
     const std::string_view suffix = rule.phone_suffix.empty() ? "other" : rule.phone_suffix;
     std::string code(rule.result_code);
     if (!is_numeric_result_code(rule.result_code)) code = fmt::format("\"{}\"", code);
     std::string extra;
     if (rule.balance_item) extra = ", with a Balance item without Value";
-    text += fmt::format("  {:<5} {:<21} {:<11} {}{}\n", suffix, rule.name, code,
+    text += fmt::format("  {:<5} {:<21} {:<12} {}{}\n", suffix, rule.name, code,
                         describe_delivery(rule.delivery), extra);
   }
   return text;
