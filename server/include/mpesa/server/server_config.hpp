@@ -1,0 +1,88 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpesa/secret.hpp"
+#include "mpesa/server/address_list.hpp"
+
+namespace mpesa::server {
+
+/// A host and port to listen on. Port 0 picks a free port (tests).
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+
+  /// Parses "host:port", "[v6]:port" or ":port" (all interfaces). Throws ConfigError naming
+  /// `setting` when the text is not of that form.
+  [[nodiscard]] static ListenAddress parse(std::string_view text, std::string_view setting);
+  [[nodiscard]] std::string to_string() const;
+};
+
+/// Settings of `mpesa-stk serve` and of an embedded ServerApp. Each field names the
+/// environment variable it is read from and its default.
+struct ServerConfig {
+  /// MPESA_CALLBACK_LISTEN (default 0.0.0.0:8000): the listener facing Safaricom.
+  ListenAddress callback_listen{"0.0.0.0", 8000};
+  /// MPESA_API_LISTEN (default 127.0.0.1:8080): /api/..., /healthz, /readyz, /metrics.
+  ListenAddress api_listen{"127.0.0.1", 8080};
+  /// MPESA_CALLBACK_PATH (default /mpesa/callback): also served as PATH/{secret}.
+  std::string callback_path = "/mpesa/callback";
+  /// MPESA_CALLBACK_SECRET: one or more active secrets, comma separated, for rotation.
+  std::vector<Secret> callback_secrets;
+  /// --insecure-no-secret: accept callbacks without a secret. Logged loudly at start.
+  bool insecure_no_secret = false;
+  /// MPESA_ALLOWED_IPS (default Safaricom's published list): addresses and CIDR ranges
+  /// allowed to post callbacks; "any" allows every address.
+  AddressList allowed_addresses;
+  bool allow_any_address = false;
+  /// MPESA_TRUSTED_PROXIES (default none): peers whose X-Forwarded-For is believed.
+  AddressList trusted_proxies;
+  /// MPESA_CALLBACK_RATE_LIMIT (default 50 per second, 0 turns it off) and
+  /// MPESA_CALLBACK_RATE_BURST (default twice the rate): per client address.
+  double rate_limit = 50;
+  double rate_burst = 100;
+  /// MPESA_CALLBACK_MAX_BYTES (default 65536): larger bodies get 413 before being read.
+  std::size_t max_body_bytes = 64 * 1024;
+  /// MPESA_CALLBACK_THREADS (default 16) and MPESA_API_THREADS (default 8).
+  int callback_threads = 16;
+  int api_threads = 8;
+  /// MPESA_TLS_CERT and MPESA_TLS_KEY (PEM files): serve the callback listener over HTTPS.
+  std::string tls_cert;
+  std::string tls_key;
+  /// MPESA_DATABASE_URL (required): a libpq connection URI or key=value string.
+  Secret database_url;
+  /// MPESA_DB_POOL_SIZE (default callback threads + API threads).
+  std::size_t db_pool_size = 0;
+  /// MPESA_SPOOL_PATH (default ./mpesa-callback-spool.log): where callbacks wait while the
+  /// database is unreachable.
+  std::filesystem::path spool_path = "mpesa-callback-spool.log";
+  /// MPESA_SPOOL_REPLAY_INTERVAL_MS (default 1000): how often a spool backlog is retried.
+  std::chrono::milliseconds spool_replay_interval{1000};
+  /// MPESA_API_KEY: bearer key for POST /api/payments; the route answers 503 without it.
+  Secret api_key;
+  /// MPESA_RECONCILE_AFTER (default 30 s): first STK Push Query this long after the push.
+  std::chrono::seconds reconcile_after{30};
+  /// MPESA_PAYMENT_DEADLINE (default 600 s): a payment still pending then is timed out.
+  std::chrono::seconds payment_deadline{600};
+  /// --migrate: apply migrations before serving.
+  bool migrate = false;
+
+  /// Reads every setting through `lookup` (flags first, then the environment, then a dotenv
+  /// file, as the caller arranges). Throws ConfigError naming the variable and the fix.
+  using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
+  [[nodiscard]] static ServerConfig from_settings(const Lookup& lookup);
+
+  /// Checks the combination of settings; throws ConfigError naming the variable.
+  void validate() const;
+
+  /// The pool size in use: db_pool_size, or callback_threads + api_threads when 0.
+  [[nodiscard]] std::size_t effective_pool_size() const noexcept;
+};
+
+}  // namespace mpesa::server

@@ -1,1 +1,0 @@
-// The callback server library.
