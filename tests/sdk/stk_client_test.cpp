@@ -192,7 +192,7 @@ TEST_SUITE("stk_push") {
     CHECK(fixture.daraja.requests().empty());
   }
 
-  TEST_CASE("production refuses an http callback URL; the sandbox warns and sends") {
+  TEST_CASE("production refuses an http callback URL, and the sandbox warns and sends") {
     auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
     auto logger = std::make_shared<spdlog::logger>("callback-warning", sink);
     Fixture sandbox({}, logger);
@@ -467,7 +467,7 @@ TEST_SUITE("stk_query") {
     CHECK(fixture.daraja.count(kQueryPath) == 2);
   }
 
-  TEST_CASE("a busy answer is retried; an unknown id is not") {
+  TEST_CASE("a busy answer is retried but an unknown id is not") {
     Fixture fixture;
     fixture.daraja.script(kQueryPath, {{503, "busy", "text/plain"}});
     REQUIRE(fixture.client->query(FakeDaraja::kCheckoutRequestId).has_value());

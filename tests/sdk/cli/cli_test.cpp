@@ -106,7 +106,7 @@ TEST_SUITE("mpesa-stk parse") {
     CHECK(result.out.find(R"("amount":null)") != std::string::npos);
   }
 
-  TEST_CASE("query answers print their state; being processed is pending") {
+  TEST_CASE("query answers print their state and being processed is pending") {
     const Run success = run("parse query " + quoted((kSamples / "stkquery" /
                                                       "01-docs-success-resultcode-string.json")
                                                          .string()));
@@ -163,7 +163,7 @@ TEST_SUITE("mpesa-stk push and query") {
     CHECK(query.out.find(R"("status":"succeeded")") != std::string::npos);
   }
 
-  TEST_CASE("bad input exits 1 before any request; missing config exits 2") {
+  TEST_CASE("bad input exits 1 before any request and missing config exits 2") {
     mpesa::testing::FakeDaraja daraja;
     set_client_environment(daraja.base_url());
     const Run fraction = run("push --phone 0708374149 --amount 10.50 --reference INV-7");
