@@ -125,7 +125,7 @@ std::optional<std::string> read_input(const std::string& file) {
   return text.str();
 }
 
-// Amount in shillings as a JSON number: "1" for 100 cents, "1.5" for 150.
+// Amount in shillings as a JSON number: "1" for 100 cents, "1.50" for 150.
 std::string amount_json(std::optional<std::int64_t> cents) {
   if (!cents) return "null";
   if (*cents % 100 == 0) return std::to_string(*cents / 100);

@@ -144,7 +144,10 @@ Result<void> read_metadata(element stk_callback, StkCallback& callback) {
   if (!items || !items->is_array()) {
     return fail(parse_error("CallbackMetadata has no Item array"));
   }
-  for (element item : items->get_array().value_unsafe()) {
+  // value_unsafe() returns a reference into the temporary simdjson_result, so a range-for
+  // directly over it would read a destroyed array. Keep the array in a named variable.
+  const simdjson::dom::array item_array = items->get_array().value_unsafe();
+  for (element item : item_array) {
     if (!item.is_object()) return fail(parse_error("a CallbackMetadata item is not an object"));
     auto read = read_metadata_item(item, callback);
     if (!read) return read;
@@ -286,7 +289,7 @@ Result<QueryResult> parse_query_result(int http_status, std::string_view body) {
     pending.pending = true;
     pending.response_code = daraja->error_code;
     pending.response_description = daraja->error_message;
-    // NOTE: Daraja echoes the CheckoutRequestID as requestId in this answer.
+    // NOTE: Daraja echoes the CheckoutRequestID as requestId in this response.
     if (daraja->request_id.starts_with("ws_CO_")) pending.checkout_request_id = daraja->request_id;
     return pending;
   }
@@ -387,7 +390,7 @@ Error classify_daraja_error(int http_status, std::string_view body, bool is_push
   const std::string what = daraja.error_message.empty()
                                ? fmt::format("HTTP {}", http_status)
                                : fmt::format("\"{}\"", daraja.error_message);
-  error.message = fmt::format("Daraja answered {}: {}", what, advice_for(error.kind));
+  error.message = fmt::format("Daraja returned {}: {}", what, advice_for(error.kind));
   return error;
 }
 

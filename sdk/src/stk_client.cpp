@@ -158,7 +158,7 @@ struct StkClient::Impl {
     Secret wipe(std::move(pair));
   }
 
-  // One HTTP exchange and its log line. `context` holds masked or shortened identifiers only.
+  // One HTTP exchange and its log line. `context` contains masked or shortened identifiers only.
   Result<detail::HttpResponse> exchange(std::string_view method, std::string_view path,
                                         std::vector<std::string> headers, std::string_view body,
                                         CallKind kind, std::string_view context) const {
@@ -198,7 +198,7 @@ struct StkClient::Impl {
           if (!response) return fail(std::move(response.error()));
           if (response->status == 200) return parse_token_response(response->body);
           Error error = classify_daraja_error(response->status, response->body, false);
-          // Daraja answers wrong credentials with 400 and often no body.
+          // Daraja rejects wrong credentials with HTTP 400, often with an empty body.
           if (response->status == 400 || response->status == 401 || response->status == 403) {
             error.kind = ErrorKind::Auth;
             error.message = fmt::format(
@@ -223,8 +223,8 @@ struct StkClient::Impl {
                  decision.reason, to_string(error.kind));
   }
 
-  // POSTs `body` with a bearer token. An invalid-token answer fetches a new token and resends
-  // once: Daraja did not accept the request, so even a push is safe to resend.
+  // POSTs `body` with a bearer token. An invalid-token response fetches a new token and resends
+  // once. Daraja did not accept the request, so even a push is safe to resend.
   Result<detail::HttpResponse> post_authorized(std::string_view path, std::string_view body,
                                                CallKind kind, std::string_view context) const {
     auto token = current_token();

@@ -9,7 +9,7 @@
 namespace mpesa::detail {
 namespace {
 
-// The registry key holds a digest of the secret, not the secret itself.
+// The registry key contains a digest of the secret, not the secret itself.
 std::string credential_key(std::string_view base_url, std::string_view consumer_key,
                            const Secret& consumer_secret) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -33,7 +33,8 @@ Result<Secret> TokenCache::token(const Clock& clock, std::chrono::seconds margin
   auto fetched = fetch();
   if (!fetched) return fail(std::move(fetched.error()));
   const std::chrono::seconds life{fetched->expires_in_seconds};
-  // A life shorter than the margin would mean fetching on every call; use half of it instead.
+  // With a life of at most twice the margin, refreshing at life - margin would refetch almost
+  // at once, so such a token is refreshed at half its life instead.
   const auto usable = life > margin * 2 ? life - margin : life / 2;
   token_ = std::move(fetched->access_token);
   refresh_at_ = clock.now_steady() + usable;

@@ -10,7 +10,7 @@
 
 namespace mpesa::testing {
 
-/// A clock that moves only when told to. sleep_for() records the delay, advances the
+/// A clock that advances only through advance() and sleep_for(). sleep_for() records the delay, advances the
 /// steady time by it and calls `on_sleep`, so backoff is tested without waiting.
 class FakeClock final : public Clock {
  public:

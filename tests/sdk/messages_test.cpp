@@ -369,7 +369,7 @@ TEST_SUITE("classify_daraja_error") {
     CHECK(covered == files_in("stkpush_error"));
   }
 
-  TEST_CASE("request ids are kept, and a 5xx without a body leaves a push in doubt") {
+  TEST_CASE("request id kept and bodiless 5xx push in doubt") {
     const mpesa::Error token = mpesa::classify_daraja_error(
         404, read_sample("stkpush_error/07-404.001.03-invalid-access-token-2024-new-requestid.json"),
         true);

@@ -423,7 +423,7 @@ TEST_SUITE("retries") {
     CHECK(clock->sleeps().size() == 1);
   }
 
-  TEST_CASE("a connection that never comes up gives a network error after the last attempt") {
+  TEST_CASE("unreachable Daraja gives a network error") {
     const int port = free_loopback_port();
     auto clock = std::make_shared<FakeClock>(kNow);
     mpesa::StkClient client(test_config(fmt::format("http://127.0.0.1:{}", port)),

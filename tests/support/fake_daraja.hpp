@@ -25,12 +25,12 @@ inline constexpr std::string_view kOAuthPath = "/oauth/v1/generate";
 inline constexpr std::string_view kPushPath = "/mpesa/stkpush/v1/processrequest";
 inline constexpr std::string_view kQueryPath = "/mpesa/stkpushquery/v1/query";
 
-/// One scripted answer.
+/// One scripted response.
 struct FakeReply {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
-  /// Wait this long before answering (to make the client time out).
+  /// Delay before the response is sent, to make the client time out.
   std::chrono::milliseconds delay{0};
 };
 

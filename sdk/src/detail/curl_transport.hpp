@@ -23,7 +23,7 @@ struct HttpRequest {
   std::string ca_bundle;
 };
 
-/// An HTTP answer of any status.
+/// An HTTP response of any status.
 struct HttpResponse {
   int status = 0;
   std::string body;
@@ -31,11 +31,11 @@ struct HttpResponse {
 
 /// How a request failed below HTTP, which decides whether resending it is safe.
 enum class TransportFailureKind {
-  /// No byte of the request left the process (DNS failure, connection refused or timed out).
+  /// No byte of the request left the process (DNS failure, or a refused or timed-out connect).
   NotSent,
   /// The TLS handshake or the certificate check failed; no request byte was sent.
   Tls,
-  /// The request was sent, or may have been, but no complete answer arrived in time.
+  /// The request was sent, or may have been, but no complete response arrived in time.
   TimedOutAfterSending,
   /// The connection broke after the request was sent, or may have been.
   BrokenAfterSending,

@@ -5,7 +5,7 @@
 
 namespace mpesa::detail {
 
-/// The id Daraja gives an answer, for log lines: `requestId` of an error body, otherwise
+/// The id Daraja gives a response, for log lines: `requestId` of an error body, otherwise
 /// `MerchantRequestID`; empty when the body has neither.
 [[nodiscard]] std::string daraja_request_id(std::string_view body);
 

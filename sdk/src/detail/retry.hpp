@@ -36,8 +36,8 @@ struct RetryDecision {
 /// "equal jitter" (half fixed, half random) so that clients do not retry in step.
 [[nodiscard]] std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt);
 
-/// Calls `attempt()` until it succeeds or should_retry() says stop, sleeping on `clock`
-/// between attempts. `on_retry(error, decision, delay)` is told about each resend.
+/// Calls `attempt()` until it succeeds or should_retry() returns false, sleeping on `clock`
+/// between attempts. `on_retry(error, decision, delay)` is called before each resend.
 template <typename Attempt, typename OnRetry>
 auto with_retries(CallKind kind, const RetryPolicy& policy, const Clock& clock,
                   Attempt&& attempt, OnRetry&& on_retry) -> decltype(attempt()) {

@@ -36,7 +36,7 @@ class TokenCache {
 };
 
 /// The cache for one credential: the same object for the same base URL, consumer key and
-/// secret while any client holds it.
+/// secret while any client keeps a reference to it.
 [[nodiscard]] std::shared_ptr<TokenCache> shared_token_cache(std::string_view base_url,
                                                              std::string_view consumer_key,
                                                              const Secret& consumer_secret);
