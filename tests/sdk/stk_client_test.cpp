@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,6 +133,21 @@ TEST_SUITE("stk_push") {
     }
   }
 
+  TEST_CASE("timestamp crosses midnight in Nairobi time") {
+    // 21:30 UTC on 31 December is 00:30 on 1 January in Nairobi (UTC+3).
+    const auto late_evening_utc =
+        std::chrono::sys_days{std::chrono::year{2026} / 12 / 31} + 21h + 30min;
+    FakeDaraja daraja;
+    mpesa::StkClient client(test_config(daraja.base_url()), quiet_logger(),
+                            std::make_shared<FakeClock>(late_evening_utc));
+    REQUIRE(client.push(valid_push()).has_value());
+    const std::string body = daraja.requests().back().body;
+    const auto credentials = mpesa::make_stk_credentials("174379", kPasskey, late_evening_utc);
+    CHECK(credentials.timestamp == "20270101003000");
+    CHECK(body.find(R"("Timestamp":"20270101003000")") != std::string::npos);
+    CHECK(body.find(R"("Password":")" + credentials.password + "\"") != std::string::npos);
+  }
+
   TEST_CASE("BuyGoods sends the till number as PartyB and a default description") {
     Fixture fixture([](mpesa::Config& config) {
       config.transaction_type = mpesa::TransactionType::CustomerBuyGoodsOnline;
@@ -257,6 +273,21 @@ TEST_SUITE("token_provider") {
     CHECK(accepted == kThreads * kPushesPerThread);
     CHECK(fixture.daraja.count(kPushPath) == kThreads * kPushesPerThread);
     CHECK_MESSAGE(fixture.daraja.count(kOAuthPath) == 1, "each token fetch invalidates the last");
+  }
+
+  TEST_CASE("calls from one thread reuse one connection") {
+    FakeDaraja daraja(0, true);
+    mpesa::StkClient client(test_config(daraja.base_url()), quiet_logger(),
+                            std::make_shared<FakeClock>(kNow));
+    // A fresh thread has a fresh curl handle, so no connection from another test is reused.
+    std::thread([&] {
+      for (int i = 0; i < 5; ++i) REQUIRE(client.push(valid_push()).has_value());
+      REQUIRE(client.query(FakeDaraja::kCheckoutRequestId).has_value());
+    }).join();
+    std::set<int> ports;
+    for (const auto& request : daraja.requests()) ports.insert(request.remote_port);
+    CHECK(daraja.requests().size() == 7);
+    CHECK_MESSAGE(ports.size() == 1, "each call opened a new connection");
   }
 
   TEST_CASE("two clients with the same credentials share one token") {
@@ -421,6 +452,20 @@ TEST_SUITE("retries") {
     REQUIRE(late != nullptr);
     CHECK(late->count(kPushPath) == 1);
     CHECK(clock->sleeps().size() == 1);
+  }
+
+  TEST_CASE("TLS failure is reported and never downgraded") {
+    // https against a plain-HTTP server fails the handshake; the client must not fall back.
+    FakeDaraja plain;
+    auto clock = std::make_shared<FakeClock>(kNow);
+    mpesa::StkClient client(test_config(fmt::format("https://127.0.0.1:{}", plain.port())),
+                            quiet_logger(), clock);
+    const auto ack = client.push(valid_push());
+    REQUIRE_FALSE(ack.has_value());
+    CHECK(ack.error().kind == ErrorKind::Tls);
+    CHECK(ack.error().message.find("MPESA_CA_BUNDLE") != std::string::npos);
+    CHECK(plain.count(kPushPath) == 0);
+    CHECK(clock->sleeps().empty());
   }
 
   TEST_CASE("unreachable Daraja gives a network error") {

@@ -7,7 +7,7 @@
 
 namespace mpesa::testing {
 
-FakeDaraja::FakeDaraja(int port) : server_(std::make_unique<httplib::Server>()) {
+FakeDaraja::FakeDaraja(int port, bool keep_alive) : server_(std::make_unique<httplib::Server>()) {
   const auto handle = [this](const httplib::Request& request, httplib::Response& response) {
     RecordedRequest recorded{request.method,
                              request.path,
@@ -15,15 +15,21 @@ FakeDaraja::FakeDaraja(int port) : server_(std::make_unique<httplib::Server>()) 
                                                               request.get_param_value("grant_type"),
                              request.get_header_value("Authorization"),
                              request.get_header_value("Content-Type"),
-                             request.body};
+                             request.body,
+                             request.remote_port};
     const FakeReply reply = answer(recorded);
     if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);
     response.status = reply.status;
     response.set_content(reply.body, reply.content_type.c_str());
   };
-  // One request per connection: the server then answers "Connection: close", and stop()
-  // need not wait out the keep-alive timeout of an idle client connection.
-  server_->set_keep_alive_max_count(1);
+  // By default one request per connection: the server then sends "Connection: close", so
+  // stop() need not wait out the keep-alive timeout of an idle client connection.
+  if (keep_alive) {
+    server_->set_keep_alive_timeout(1);
+    server_->set_keep_alive_max_count(100);
+  } else {
+    server_->set_keep_alive_max_count(1);
+  }
   server_->Get(".*", handle);
   server_->Post(".*", handle);
 

@@ -42,13 +42,16 @@ struct RecordedRequest {
   std::string authorization;
   std::string content_type;
   std::string body;
+  /// The client's source port, which tells connections apart.
+  int remote_port = 0;
 };
 
 class FakeDaraja {
  public:
   /// Starts on 127.0.0.1 at a free port, or at `port` when it is not 0. Returns once the
-  /// server accepts connections.
-  explicit FakeDaraja(int port = 0);
+  /// server accepts connections. Connections close after each response unless `keep_alive`
+  /// is set; a kept-alive idle connection delays the destructor by up to one second.
+  explicit FakeDaraja(int port = 0, bool keep_alive = false);
   ~FakeDaraja();
   FakeDaraja(const FakeDaraja&) = delete;
   FakeDaraja& operator=(const FakeDaraja&) = delete;

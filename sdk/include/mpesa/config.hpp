@@ -44,7 +44,8 @@ struct Config {
   TransactionType transaction_type = TransactionType::CustomerPayBillOnline;
   /// MPESA_PARTY_B: the till number for BuyGoods; defaults to the shortcode.
   std::string party_b;
-  /// MPESA_CALLBACK_URL: where Daraja posts results.
+  /// MPESA_CALLBACK_URL: where Daraja posts results. Optional here because queries do not
+  /// need it; a push without it or PushRequest::callback_url fails with InvalidRequest.
   std::string callback_url;
   /// MPESA_CONNECT_TIMEOUT_MS (default 5000) and MPESA_REQUEST_TIMEOUT_MS (default 30000).
   std::chrono::milliseconds connect_timeout{5000};
@@ -53,6 +54,8 @@ struct Config {
   std::chrono::seconds token_refresh_margin{60};
   /// MPESA_CA_BUNDLE: a CA file for TLS verification; empty means the system store.
   std::string ca_bundle;
+  /// MPESA_MAX_ATTEMPTS sets retry.max_attempts (default 3, 1 to 10); the delays have no
+  /// variable.
   RetryPolicy retry;
 
   /// The base URL in use: `base_url` when set, otherwise the environment's.

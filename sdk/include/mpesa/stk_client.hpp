@@ -34,10 +34,13 @@ class StkApi {
  public:
   virtual ~StkApi() = default;
   /// Sends an STK push. Errors: InvalidRequest (nothing sent), Auth, DarajaRejected,
-  /// RateLimited, Unavailable, Network, OutcomeUnknown (reconcile; never resend).
+  /// RateLimited, Unavailable, Network (nothing sent, retries used up), Tls, Parse (an
+  /// unreadable OAuth response), OutcomeUnknown (reconcile with query(), never resend).
   [[nodiscard]] virtual Result<PushAck> push(const PushRequest& request) = 0;
   /// Asks STK Push Query about one CheckoutRequestID. "Being processed" is a pending result,
-  /// not an error.
+  /// not an error. Errors: InvalidRequest, NotFound (unknown id), Auth, DarajaRejected,
+  /// RateLimited, Unavailable, Timeout, Network, Tls, Parse. Transient errors are retried
+  /// with backoff before they are returned.
   [[nodiscard]] virtual Result<QueryResult> query(std::string_view checkout_request_id) = 0;
 };
 
