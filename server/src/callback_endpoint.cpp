@@ -49,6 +49,16 @@ bool is_permanent(const Error& error) {
   return !(state.starts_with("08") || state.starts_with("57") || state.starts_with("53"));
 }
 
+// The Content-Length header as a number; nothing when it is missing or not a number.
+std::optional<std::size_t> declared_length(const httplib::Request& request) {
+  if (!request.has_header("Content-Length")) return std::nullopt;
+  const auto text = request.get_header_value("Content-Length");
+  std::size_t length = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return length;
+}
+
 }  // namespace
 
 CallbackEndpoint::CallbackEndpoint(const ServerConfig& config, std::shared_ptr<PaymentStore> store,
@@ -83,11 +93,39 @@ void CallbackEndpoint::install(httplib::Server& server) {
     response.set_header("Connection", "close");
     return httplib::Server::HandlerResponse::Handled;
   });
-  const auto handler = [this](const httplib::Request& request, httplib::Response& response) {
-    handle(request, response);
+  // A content-reader handler reads the body itself, because cpp-httplib 0.11.4 applies
+  // set_payload_max_length only to bodies with a Content-Length, not to chunked ones.
+  const auto handler = [this](const httplib::Request& request, httplib::Response& response,
+                              const httplib::ContentReader& content_reader) {
+    std::string body;
+    if (!read_capped_body(request, content_reader, body)) {
+      metrics_->count_rejection(Rejection::TooLarge);
+      response.status = 413;
+      response.set_header("Connection", "close");
+      return;
+    }
+    handle(request, std::move(body), response);
   };
   server.Post(regex_escape(path_), handler);
   server.Post(regex_escape(path_) + "/[^/]+", handler);
+}
+
+bool CallbackEndpoint::read_capped_body(const httplib::Request& request,
+                                        const httplib::ContentReader& content_reader,
+                                        std::string& body) const {
+  bool too_large = false;
+  body.reserve(std::min(max_body_bytes_, declared_length(request).value_or(0)));
+  content_reader([&](const char* data, std::size_t length) {
+    if (body.size() + length > max_body_bytes_) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, length);
+    return true;
+  });
+  // A read that failed for another reason (client gone) leaves a short body, which is then
+  // stored as malformed only if the client is still there to receive the answer.
+  return !too_large;
 }
 
 bool CallbackEndpoint::matches_path(std::string_view path, std::string_view& path_secret) const {
@@ -118,11 +156,9 @@ std::optional<Rejection> CallbackEndpoint::screen(const httplib::Request& reques
 // Size first: it costs nothing, and a declared body past the cap is refused before any
 // byte of it is read. Daraja's callbacks are under 2 KiB.
 bool CallbackEndpoint::body_size_allowed(const httplib::Request& request) const {
-  if (!request.has_header("Content-Length")) return true;  // chunked: set_payload_max_length caps it
-  const auto text = request.get_header_value("Content-Length");
-  std::size_t length = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
-  return error == std::errc() && end == text.data() + text.size() && length <= max_body_bytes_;
+  if (!request.has_header("Content-Length")) return true;  // chunked: read_capped_body stops it
+  const auto length = declared_length(request);
+  return length && *length <= max_body_bytes_;
 }
 
 // The secret is what makes a callback authentic, since Daraja signs nothing. Every active
@@ -166,10 +202,10 @@ bool CallbackEndpoint::content_type_is_json(const httplib::Request& request) con
   return rest.empty() || rest.front() == ';' || rest.front() == ' ';
 }
 
-void CallbackEndpoint::handle(const httplib::Request& request, httplib::Response& response) {
+void CallbackEndpoint::handle(const httplib::Request& request, std::string body, httplib::Response& response) {
   const auto started = std::chrono::steady_clock::now();
   const auto client = client_address(request);
-  SpooledEvent event{request.body, client ? to_string(*client) : request.remote_addr,
+  SpooledEvent event{std::move(body), client ? to_string(*client) : request.remote_addr,
                      std::chrono::system_clock::now()};
 
   auto stored = store(event);

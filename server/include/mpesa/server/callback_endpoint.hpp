@@ -33,9 +33,9 @@ struct StoredCallback {
 /// cpp-httplib 0.11.4 calls after reading the request line and headers and before reading
 /// the body: body size (413), secret (403), source address (403), per-address rate (429),
 /// Content-Type (415). A rejection is a bare status with no body, and nothing is stored. The
-/// body is then read (capped by set_payload_max_length, 413 for chunked bodies past the cap)
-/// and the envelope is checked by parsing it; a body that fails is stored as malformed and
-/// acknowledged, because the request proved itself authentic.
+/// route's handler then reads the body itself and stops at the cap (413 for a chunked body
+/// past it), and the envelope is checked by parsing it; a body that fails is stored as
+/// malformed and acknowledged, because the request proved itself authentic.
 ///
 /// A callback is acknowledged with {"ResultCode":0,"ResultDesc":"Accepted"} only once it is
 /// durable: committed to PostgreSQL, or appended and synced to the spool when the database
@@ -65,7 +65,9 @@ class CallbackEndpoint {
   [[nodiscard]] bool matches_path(std::string_view path, std::string_view& path_secret) const;
 
  private:
-  void handle(const httplib::Request& request, httplib::Response& response);
+  void handle(const httplib::Request& request, std::string body, httplib::Response& response);
+  [[nodiscard]] bool read_capped_body(const httplib::Request& request,
+                                      const httplib::ContentReader& content_reader, std::string& body) const;
   [[nodiscard]] Result<StoredCallback> store_in_database(const SpooledEvent& event);
   [[nodiscard]] Result<StoredCallback> store_in_spool(const SpooledEvent& event);
   [[nodiscard]] std::optional<IpAddress> client_address(const httplib::Request& request) const;
