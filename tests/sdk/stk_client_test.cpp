@@ -133,6 +133,16 @@ TEST_SUITE("stk_push") {
     }
   }
 
+  TEST_CASE("client construction validates the configuration") {
+    mpesa::Config missing_passkey = test_config("http://127.0.0.1:9");
+    missing_passkey.passkey = mpesa::Secret();
+    CHECK_THROWS_WITH_AS(mpesa::StkClient(std::move(missing_passkey), quiet_logger()),
+                         doctest::Contains("MPESA_PASSKEY"), mpesa::ConfigError);
+    mpesa::Config bad_timeouts = test_config("http://127.0.0.1:9");
+    bad_timeouts.request_timeout = 10ms;
+    CHECK_THROWS_AS(mpesa::StkClient(std::move(bad_timeouts), quiet_logger()), mpesa::ConfigError);
+  }
+
   TEST_CASE("timestamp crosses midnight in Nairobi time") {
     // 21:30 UTC on 31 December is 00:30 on 1 January in Nairobi (UTC+3).
     const auto late_evening_utc =
