@@ -142,8 +142,9 @@ std::optional<SpooledEvent> decode_spool_line(std::string_view line) {
 Spool::Spool(std::filesystem::path path) : path_(std::move(path)) {
   drop_torn_tail();
   open_for_append();
+  const auto content = read_file(path_);
   std::uint64_t count = 0;
-  for (const auto& [line, end] : complete_lines(read_file(path_))) {
+  for (const auto& [line, end] : complete_lines(content)) {
     if (decode_spool_line(line)) ++count;
   }
   backlog_ = count;
