@@ -180,6 +180,27 @@ TEST_SUITE("mpesa-stk push and query") {
     CHECK(config.err.find("MPESA_PASSKEY is not set") != std::string::npos);
   }
 
+  TEST_CASE("push reads settings from --config") {
+    mpesa::testing::FakeDaraja daraja;
+    for (const char* name : {"MPESA_BASE_URL", "MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET",
+                             "MPESA_SHORTCODE", "MPESA_PASSKEY", "MPESA_CALLBACK_URL"}) {
+      ::unsetenv(name);
+    }
+    const fs::path file = fs::temp_directory_path() /
+                          ("mpesa-cli-" + std::to_string(::getpid()) + ".env");
+    std::ofstream(file) << "MPESA_BASE_URL=" << daraja.base_url() << "\n"
+                        << "MPESA_CONSUMER_KEY=file-key\nMPESA_CONSUMER_SECRET=file-secret\n"
+                        << "MPESA_SHORTCODE=174379\nMPESA_PASSKEY=file-passkey\n"
+                        << "MPESA_CALLBACK_URL=https://example.com/cb\n";
+    const Run push = run("push --phone 0708374149 --amount 5 --reference INV-8 --config " +
+                         quoted(file.string()));
+    fs::remove(file);
+    CHECK_MESSAGE(push.status == 0, push.err);
+    CHECK(daraja.count(mpesa::testing::kPushPath) == 1);
+    CHECK(run("push --phone 0708374149 --amount 5 --reference INV-8 --config /nonexistent.env")
+              .status == 2);
+  }
+
   TEST_CASE("a Daraja rejection exits 1 with its error code") {
     mpesa::testing::FakeDaraja daraja;
     set_client_environment(daraja.base_url());
