@@ -25,5 +25,7 @@ void add_sdk_commands(CLI::App& app);
 void add_simulator_command(CLI::App& app);
 /// Adds `serve`, `migrate` and `reconcile`.
 void add_server_commands(CLI::App& app);
+/// Adds `demo`.
+void add_demo_command(CLI::App& app);
 
 }  // namespace mpesa::cli
