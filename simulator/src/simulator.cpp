@@ -2,6 +2,13 @@
 
 #include "mpesa/simulator/simulator.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <charconv>
+#include <filesystem>
+
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
@@ -38,6 +45,35 @@ std::string snapshot_json(const PushSnapshot& push) {
       .add_raw("CallbacksDelivered", std::to_string(push.callbacks_delivered))
       .add_string("AcceptedAt", push.accepted_at);
   return object.str();
+}
+
+// Shuts down every connected socket of this process whose local port is `port`: the
+// connections the simulator accepted. cpp-httplib 0.11.4 keeps serving an idle keep-alive
+// connection until its keep-alive timeout (5 s) even after Server::stop(), so without this
+// a client that keeps its connection open (libcurl does) delays every stop by 5 s.
+// NOTE: this walks /proc/self/fd, so it works on Linux only; elsewhere stop() still works
+// but may wait for the keep-alive timeout.
+void shut_down_accepted_connections(int port) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+    int fd = -1;
+    const std::string name = entry.path().filename().string();
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc{}) continue;
+
+    sockaddr_storage local{};
+    socklen_t local_size = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0) continue;
+    int local_port = -1;
+    if (local.ss_family == AF_INET) {
+      local_port = ntohs(reinterpret_cast<const sockaddr_in&>(local).sin_port);
+    } else if (local.ss_family == AF_INET6) {
+      local_port = ntohs(reinterpret_cast<const sockaddr_in6&>(local).sin6_port);
+    }
+    sockaddr_storage peer{};
+    socklen_t peer_size = sizeof peer;
+    const bool connected = getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) == 0;
+    if (local_port == port && connected) shutdown(fd, SHUT_RDWR);
+  }
 }
 
 std::string control_error(std::string_view message) {
@@ -201,7 +237,10 @@ void Simulator::Impl::register_routes() {
 
 void Simulator::Impl::stop() {
   server.stop();
-  if (server_thread.joinable()) server_thread.join();
+  if (server_thread.joinable()) {
+    shut_down_accepted_connections(port);
+    server_thread.join();
+  }
   const std::size_t unsent_jobs = scheduler.stop() + sender.stop();
   if (unsent_jobs > 0) {
     logger->info("simulator stopped; {} scheduled answers or callbacks dropped", unsent_jobs);
