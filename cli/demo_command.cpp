@@ -7,12 +7,15 @@
 // database records how each result was learnt and when the payment settled.
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -179,45 +182,22 @@ void create_payment(httplib::Client& api, const std::string& api_key, const std:
 // ---------------------------------------------------------------------------------------
 // Following the payments
 
-/// Reads payment states through GET /api/payments/{id}, or from the database when the server
-/// has no such route.
-class StatusReader {
- public:
-  StatusReader(httplib::Client& api, const std::string& api_key, PgPaymentStore& store)
-      : api_(api), api_key_(api_key), store_(store) {}
-
-  /// Returns the payment's current state, or nothing when neither source returned it.
-  std::optional<PaymentStatus> read(const std::string& public_id) {
-    if (use_api_) {
-      if (auto status = read_from_api(public_id)) return status;
-    }
-    const auto record = store_.find_by_public_id(public_id);
-    if (!record) return std::nullopt;
-    return record->status;
-  }
-
-  [[nodiscard]] bool uses_api() const noexcept { return use_api_; }
-
- private:
-  std::optional<PaymentStatus> read_from_api(const std::string& public_id) {
-    const httplib::Headers headers{{"Authorization", "Bearer " + api_key_}};
-    auto result = api_.Get("/api/payments/" + public_id, headers);
-    if (!result) return std::nullopt;
-    const auto status = result->status == 200 ? json_string(result->body, "status") : std::nullopt;
-    if (!status) {
-      // A server without the status route returns 404 without a JSON status; from then on
-      // the database is the only source.
-      if (result->status == 404) use_api_ = false;
-      return std::nullopt;
-    }
-    return parse_payment_status(*status);
-  }
-
-  httplib::Client& api_;
-  const std::string& api_key_;
-  PgPaymentStore& store_;
-  bool use_api_ = true;
+/// What one GET /api/payments/{id} returned.
+struct ApiStatus {
+  std::optional<PaymentStatus> status;
+  /// True when the server has no such route (404 without a JSON status).
+  bool route_missing = false;
 };
+
+// One long poll, as a frontend sends it: the server returns when the payment changes or after
+// `wait_s` seconds. Rate limiting (429) and transport errors return no status.
+ApiStatus poll_status(httplib::Client& api, const std::string& public_id, int wait_s) {
+  auto result = api.Get(fmt::format("/api/payments/{}?wait={}", public_id, wait_s));
+  if (!result) return {};
+  const auto status = result->status == 200 ? json_string(result->body, "status") : std::nullopt;
+  if (!status) return {std::nullopt, result->status == 404};
+  return {parse_payment_status(*status), false};
+}
 
 double seconds_between(std::chrono::system_clock::time_point from,
                        std::chrono::system_clock::time_point to) {
@@ -265,31 +245,91 @@ void print_pending(const std::vector<DemoPayment>& payments, double elapsed) {
   std::cout << fmt::format("  ... {:.0f} s: waiting for {}\n", elapsed, joined) << std::flush;
 }
 
-// Polls every unsettled payment twice a second until all have settled or the timeout passes.
-void follow_payments(std::vector<DemoPayment>& payments, StatusReader& reader, PgPaymentStore& store,
-                     std::chrono::seconds timeout) {
-  const auto start = Clock::now();
-  auto next_summary = start + std::chrono::seconds(10);
-  std::size_t done = 0;
-  for (const auto& payment : payments) done += payment.error.empty() ? 0 : 1;
+/// Follows each payment on a thread of its own, as a checkout page would: long polls on
+/// GET /api/payments/{id}, then the database row for the details the API does not show.
+/// Falls back to reading the database twice a second when the server has no status route.
+class PaymentFollower {
+ public:
+  PaymentFollower(std::string api_origin, PgPaymentStore& store, std::vector<DemoPayment>& payments)
+      : api_origin_(std::move(api_origin)), store_(store), payments_(payments) {}
 
-  while (done < payments.size() && Clock::now() - start < timeout) {
-    for (auto& payment : payments) {
-      if (settled(payment)) continue;
-      if (const auto status = reader.read(payment.public_id)) payment.status = *status;
-      if (!is_final(payment.status)) continue;
-      if (auto record = store.find_by_public_id(payment.public_id)) payment.record = *record;
-      if (!settled(payment) || payment.reported) continue;
-      payment.reported = true;
-      print_settled(payment, ++done, payments.size());
+  /// Returns when every payment has settled or `timeout` has passed, printing a line per
+  /// settled payment and a summary of the rest every 10 seconds.
+  void run(std::chrono::seconds timeout) {
+    const auto start = Clock::now();
+    const auto deadline = start + timeout;
+    for (const auto& payment : payments_) done_ += payment.error.empty() ? 0 : 1;
+
+    std::vector<std::thread> threads;
+    for (auto& payment : payments_) {
+      if (payment.error.empty()) threads.emplace_back([this, &payment, deadline] { follow(payment, deadline); });
     }
-    if (Clock::now() >= next_summary && done < payments.size()) {
-      print_pending(payments, std::chrono::duration<double>(Clock::now() - start).count());
-      next_summary += std::chrono::seconds(10);
+    {
+      std::unique_lock lock(mutex_);
+      while (done_ < payments_.size() && Clock::now() < deadline) {
+        const auto summary_at = std::min(deadline, Clock::now() + std::chrono::seconds(10));
+        if (changed_.wait_until(lock, summary_at, [&] { return done_ == payments_.size(); })) break;
+        if (Clock::now() < deadline) {
+          print_pending(payments_, std::chrono::duration<double>(Clock::now() - start).count());
+        }
+      }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (auto& thread : threads) thread.join();
   }
-}
+
+  /// True when the server served GET /api/payments/{id}.
+  [[nodiscard]] bool used_api() const noexcept { return !route_missing_; }
+
+ private:
+  void follow(DemoPayment& payment, Clock::time_point deadline) {
+    auto api = make_client(api_origin_, kMaxWaitSeconds + 10);
+    while (Clock::now() < deadline) {
+      std::optional<PaymentStatus> reported;
+      if (!route_missing_ && !is_final(current_status(payment))) {
+        const auto remaining = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
+        const int wait_s = static_cast<int>(std::clamp<long>(remaining.count(), 1, kMaxWaitSeconds));
+        const auto polled = poll_status(*api, payment.public_id, wait_s);
+        if (polled.route_missing) route_missing_ = true;
+        reported = polled.status;
+      }
+      if (!reported) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      if (update(payment, reported)) return;
+    }
+  }
+
+  PaymentStatus current_status(const DemoPayment& payment) {
+    std::lock_guard lock(mutex_);
+    return payment.status;
+  }
+
+  // Stores the latest state and returns true once the payment has settled.
+  bool update(DemoPayment& payment, std::optional<PaymentStatus> reported) {
+    auto record = store_.find_by_public_id(payment.public_id);
+    std::lock_guard lock(mutex_);
+    if (record) {
+      payment.record = std::move(*record);
+      payment.status = payment.record->status;
+    } else if (reported) {
+      payment.status = *reported;
+    }
+    if (!settled(payment)) return false;
+    payment.reported = true;
+    print_settled(payment, ++done_, payments_.size());
+    changed_.notify_all();
+    return true;
+  }
+
+  /// The longest ?wait= the status route accepts.
+  static constexpr long kMaxWaitSeconds = 25;
+
+  std::string api_origin_;
+  PgPaymentStore& store_;
+  std::vector<DemoPayment>& payments_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t done_ = 0;
+  std::atomic<bool> route_missing_{false};
+};
 
 // ---------------------------------------------------------------------------------------
 // The result table
@@ -457,7 +497,7 @@ ReplayRow replay_sample(const std::filesystem::path& file, httplib::Client& call
 }
 
 void print_replay(const std::vector<ReplayRow>& rows) {
-  constexpr std::string_view kRow = "{:<66} {:>10}  {:<16} {:>4}  {:<14} {}\n";
+  constexpr std::string_view kRow = "{:<62} {:>10}  {:<20} {:>4}  {:<14} {}\n";
   std::cout << fmt::format(fmt::runtime(kRow), "sample", "ResultCode", "seeded payment", "HTTP",
                            "outcome", "payment");
   for (const auto& row : rows) {
@@ -578,9 +618,9 @@ int run_demo(const DemoOptions& options) {
   std::cout << fmt::format("Creating payments through {}/api/payments\n", api_origin);
   auto payments = create_payments(options, *api);
 
-  StatusReader reader(*api, options.api_key, store);
+  PaymentFollower follower(api_origin, store, payments);
   std::cout << fmt::format("Waiting up to {} s for every payment to settle\n", options.settle_timeout_s);
-  follow_payments(payments, reader, store, std::chrono::seconds(options.settle_timeout_s));
+  follower.run(std::chrono::seconds(options.settle_timeout_s));
   for (auto& payment : payments) {
     if (payment.public_id.empty()) continue;
     if (auto record = store.find_by_public_id(payment.public_id)) {
@@ -588,7 +628,7 @@ int run_demo(const DemoOptions& options) {
       payment.status = record->status;
     }
   }
-  if (!reader.uses_api()) {
+  if (!follower.used_api()) {
     std::cout << "(GET /api/payments/{id} is not served here, so states were read from the database)\n";
   }
   print_table(payments);
