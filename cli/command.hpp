@@ -23,8 +23,10 @@ void on_run(CLI::App* command, CommandRunner runner);
 void add_sdk_commands(CLI::App& app);
 /// Adds `simulate`.
 void add_simulator_command(CLI::App& app);
-/// Adds `serve`, `migrate` and `reconcile`.
+/// Adds `serve` and `migrate`.
 void add_server_commands(CLI::App& app);
+/// Adds `reconcile`.
+void add_reconcile_command(CLI::App& app);
 /// Adds `demo`.
 void add_demo_command(CLI::App& app);
 

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add_sdk_commands(app);
   add_simulator_command(app);
   add_server_commands(app);
+  add_reconcile_command(app);
   add_demo_command(app);
 
   try {

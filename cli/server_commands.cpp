@@ -180,6 +180,19 @@ void add_serve_options(CLI::App* serve, ServerOptions& options) {
   serve->add_flag("--insecure-no-secret", options.insecure_no_secret,
                   "accept callbacks without MPESA_CALLBACK_SECRET (local testing only; logged loudly)");
 }
+  add_flag_setting(serve, options, "--static", "MPESA_STATIC_DIR",
+                   "folder served at / on the API listener, such as examples/web; default none");
+  add_flag_setting(serve, options, "--cors-origins", "MPESA_CORS_ORIGINS",
+                   "origins allowed to call the status and checkout routes from a browser, comma "
+                   "separated, or *; default none");
+  add_flag_setting(serve, options, "--public-checkout", "MPESA_PUBLIC_CHECKOUT",
+                   "1 enables POST /api/checkout for browsers (no API key, rate limited); default 0");
+  add_flag_setting(serve, options, "--reconcile-query-rate", "MPESA_RECONCILE_QUERY_RATE",
+                   "STK Push Queries per second the reconciler may send; default 2");
+  add_flag_setting(serve, options, "--status-max-waiters", "MPESA_STATUS_MAX_WAITERS",
+                   "long polls held at once; default half the API threads");
+  serve->add_flag_callback("--no-reconcile", [&options] { options.flags["MPESA_RECONCILE"] = "0"; },
+                           "do not run the reconciler in this process (run `mpesa-stk reconcile`)");
 
 }  // namespace
 

@@ -6,6 +6,9 @@
 
 #include "mpesa/config.hpp"
 #include "mpesa/server/pg_payment_store.hpp"
+#include "mpesa/server/reconciler.hpp"
+#include "mpesa/server/status_api.hpp"
+#include "mpesa/server/status_listener.hpp"
 
 namespace mpesa::server {
 namespace {
@@ -70,6 +73,11 @@ ServerApp::ServerApp(ServerConfig config, std::shared_ptr<PaymentStore> store, s
   callback_endpoint_->install(*callback_server_);
   install_api_routes(*api_server_, context_);
 }
+  status_api_ = std::make_unique<StatusApi>(context_);
+  status_api_->install(*api_server_);
+  if (!context_.config.static_dir.empty()) {
+    api_server_->set_mount_point("/", context_.config.static_dir.string());
+  }
 
 ServerApp::~ServerApp() { stop(); }
 
@@ -120,6 +128,25 @@ void ServerApp::log_security_settings() const {
 }
 
 void ServerApp::start() {
+// The LISTEN/NOTIFY relay wakes long polls for changes made by other instances; the
+// reconciler settles payments whose callback never came.
+void ServerApp::start_frontend_support() {
+  status_listener_ = std::make_unique<StatusListener>(context_.config.database_url, context_.notifier,
+                                                      context_.logger);
+  status_listener_->start();
+  if (!context_.config.reconcile) {
+    context_.logger->info("reconciler off (MPESA_RECONCILE=0): run `mpesa-stk reconcile` elsewhere");
+    return;
+  }
+  if (!context_.stk) {
+    context_.logger->warn("reconciler off: no Daraja settings to send STK Push Query with");
+    return;
+  }
+  reconciler_ = std::make_unique<Reconciler>(context_.store, context_.stk,
+                                             ReconcilerSettings::from_config(context_.config), context_.logger);
+  reconciler_->start();
+}
+
   std::lock_guard lock(state_mutex_);
   if (started_) return;
   callback_port_ = bind_listener(*callback_server_, context_.config.callback_listen, "MPESA_CALLBACK_LISTEN");
@@ -130,6 +157,7 @@ void ServerApp::start() {
   api_thread_ = std::thread([this] { api_server_->listen_after_bind(); });
   replay_thread_ = std::thread([this] { run_replayer(); });
   started_ = true;
+  start_frontend_support();
 
   const auto scheme = context_.config.tls_cert.empty() ? "http" : "https";
   context_.logger->info("callbacks on {}://{}:{}{}, API on http://{}:{}; {} callback threads, {} API threads",
@@ -186,6 +214,8 @@ void ServerApp::stop() {
   callback_server_->stop();
   if (callback_thread_.joinable()) callback_thread_.join();
   context_.notifier->notify_all();
+  if (reconciler_) reconciler_->stop();
+  if (status_listener_) status_listener_->stop();
   api_server_->stop();
   if (api_thread_.joinable()) api_thread_.join();
   if (replay_thread_.joinable()) replay_thread_.join();

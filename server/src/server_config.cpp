@@ -51,6 +51,64 @@ AddressList parse_addresses(std::string_view name, std::string_view text) {
   return std::move(*list);
 }
 
+bool parse_switch(std::string_view name, std::string_view text) {
+  const auto value = trimmed(text);
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+  if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+  throw ConfigError(fmt::format("{}='{}' is invalid: use 1 or 0", name, text));
+}
+
+std::vector<std::string> parse_origins(std::string_view text) {
+  std::vector<std::string> origins;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto end = text.find(',', start);
+    auto item = trimmed(text.substr(start, end == std::string_view::npos ? end : end - start));
+    while (!item.empty() && item.back() == '/') item.pop_back();
+    if (!item.empty()) {
+      if (item != "*" && !item.starts_with("http://") && !item.starts_with("https://")) {
+        throw ConfigError(fmt::format("MPESA_CORS_ORIGINS contains '{}': list origins such as "
+                                      "https://shop.example.com, or *", item));
+      }
+      origins.push_back(std::move(item));
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return origins;
+}
+
+// The settings of the status API, the checkout page and the reconciler.
+template <typename Get>
+void read_frontend_settings(const Get& get, ServerConfig& config) {
+  if (auto v = get("MPESA_RECONCILE")) config.reconcile = parse_switch("MPESA_RECONCILE", *v);
+  if (auto v = get("MPESA_RECONCILE_QUERY_RATE")) {
+    config.reconcile_query_rate = parse_number<double>("MPESA_RECONCILE_QUERY_RATE", *v, 0.01, 1000.0);
+  }
+  if (auto v = get("MPESA_RECONCILE_QUERY_BURST")) {
+    config.reconcile_query_burst = parse_number<double>("MPESA_RECONCILE_QUERY_BURST", *v, 1.0, 10000.0);
+  }
+  if (auto v = get("MPESA_STATUS_MAX_WAITERS")) {
+    config.status_max_waiters = parse_number<int>("MPESA_STATUS_MAX_WAITERS", *v, 0, 100'000);
+  }
+  if (auto v = get("MPESA_STATUS_RATE_LIMIT")) {
+    config.status_rate_limit = parse_number<double>("MPESA_STATUS_RATE_LIMIT", *v, 0.0, 1'000'000.0);
+  }
+  if (auto v = get("MPESA_STATUS_RATE_BURST")) {
+    config.status_rate_burst = parse_number<double>("MPESA_STATUS_RATE_BURST", *v, 1.0, 10'000'000.0);
+  }
+  if (auto v = get("MPESA_CORS_ORIGINS")) config.cors_origins = parse_origins(*v);
+  if (auto v = get("MPESA_PUBLIC_CHECKOUT")) config.public_checkout = parse_switch("MPESA_PUBLIC_CHECKOUT", *v);
+  if (auto v = get("MPESA_CHECKOUT_RATE_LIMIT")) {
+    config.checkout_rate_limit = parse_number<double>("MPESA_CHECKOUT_RATE_LIMIT", *v, 0.0, 1'000'000.0);
+  }
+  if (auto v = get("MPESA_CHECKOUT_RATE_BURST")) {
+    config.checkout_rate_burst = parse_number<double>("MPESA_CHECKOUT_RATE_BURST", *v, 1.0, 10'000'000.0);
+  }
+  if (auto v = get("MPESA_CHECKOUT_ACCOUNT_REFERENCE")) config.checkout_account_reference = *v;
+  if (auto v = get("MPESA_STATIC_DIR")) config.static_dir = *v;
+}
+
 }  // namespace
 
 ListenAddress ListenAddress::parse(std::string_view text, std::string_view setting) {
@@ -112,6 +170,7 @@ ServerConfig ServerConfig::from_settings(const Lookup& lookup) {
   if (auto v = get("MPESA_PAYMENT_DEADLINE")) config.payment_deadline = std::chrono::seconds(parse_number<int>("MPESA_PAYMENT_DEADLINE", *v, 10, 7 * 86'400));
   return config;
 }
+  read_frontend_settings(get, config);
 
 void ServerConfig::validate() const {
   if (database_url.empty()) {
@@ -135,6 +194,10 @@ void ServerConfig::validate() const {
   }
   if (payment_deadline <= reconcile_after) {
     throw ConfigError("MPESA_PAYMENT_DEADLINE must be longer than MPESA_RECONCILE_AFTER");
+  if (!static_dir.empty() && !std::filesystem::is_directory(static_dir)) {
+    throw ConfigError(fmt::format("MPESA_STATIC_DIR='{}' is not a folder: give the folder of the "
+                                  "checkout page, such as examples/web", static_dir.string()));
+  }
   }
 }
 

@@ -243,7 +243,7 @@ void Simulator::Impl::stop() {
   }
   const std::size_t unsent_jobs = scheduler.stop() + sender.stop();
   if (unsent_jobs > 0) {
-    logger->info("simulator stopped; {} scheduled answers or callbacks dropped", unsent_jobs);
+    logger->info("simulator stopped; {} scheduled answers, callbacks or timers dropped", unsent_jobs);
   }
   {
     std::lock_guard lock(run_mutex);

@@ -195,7 +195,7 @@ TEST_CASE("simulator stops with callbacks pending") {
   const int port = running->port;
   running->simulator.stop();
   running->simulator.stop();
-  CHECK(running->log.text().find("1 scheduled answers or callbacks dropped") != std::string::npos);
+  CHECK(running->log.text().find("1 scheduled answers, callbacks or timers dropped") != std::string::npos);
   running.reset();
 
   httplib::Client client("127.0.0.1", port);

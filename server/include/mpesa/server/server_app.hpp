@@ -21,6 +21,10 @@
 
 namespace mpesa::server {
 
+class Reconciler;
+class StatusApi;
+class StatusListener;
+
 /// The shared parts of a running server, for code that adds routes or background tasks
 /// (status API, reconciler). Every member is thread-safe.
 struct ServerContext {
@@ -63,6 +67,12 @@ class ServerApp {
   [[nodiscard]] httplib::Server& callback_server() noexcept { return *callback_server_; }
   [[nodiscard]] ServerContext& context() noexcept { return context_; }
   [[nodiscard]] CallbackEndpoint& callback_endpoint() noexcept { return *callback_endpoint_; }
+  /// GET /api/payments/{id} and POST /api/checkout.
+  [[nodiscard]] StatusApi& status_api() noexcept { return *status_api_; }
+  /// The reconciler thread started by start(); null when switched off or without Daraja.
+  [[nodiscard]] Reconciler* reconciler() noexcept { return reconciler_.get(); }
+  /// The LISTEN/NOTIFY relay started by start(); null before start().
+  [[nodiscard]] StatusListener* status_listener() noexcept { return status_listener_.get(); }
 
   /// Binds both listeners and starts serving and the spool replayer. Throws ConfigError when
   /// a listener cannot bind, naming its variable.
@@ -85,12 +95,16 @@ class ServerApp {
  private:
   void configure_listener(httplib::Server& server, int threads) const;
   void run_replayer();
+  void start_frontend_support();
   void log_security_settings() const;
 
   ServerContext context_;
   std::unique_ptr<httplib::Server> callback_server_;
   std::unique_ptr<httplib::Server> api_server_;
   std::unique_ptr<CallbackEndpoint> callback_endpoint_;
+  std::unique_ptr<StatusApi> status_api_;
+  std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<StatusListener> status_listener_;
   int callback_port_ = 0;
   int api_port_ = 0;
   std::thread callback_thread_;

@@ -80,6 +80,37 @@ struct ServerConfig {
 
   /// Checks the combination of settings; throws ConfigError naming the variable.
   void validate() const;
+  // Status API, checkout page and reconciler (docs/http-api.md).
+  /// MPESA_RECONCILE (default 1; --no-reconcile sets 0): run the reconciler inside serve.
+  bool reconcile = true;
+  /// MPESA_RECONCILE_QUERY_RATE (default 2 per second) and MPESA_RECONCILE_QUERY_BURST
+  /// (default 5): STK Push Queries the reconciler may send, so a backlog cannot trip
+  /// Daraja's spike arrest. Shared by all payments of one process.
+  double reconcile_query_rate = 2;
+  double reconcile_query_burst = 5;
+  /// MPESA_STATUS_MAX_WAITERS (default 0 = half the API threads): long polls held at once;
+  /// past it a request with ?wait= is answered at once as a plain poll.
+  int status_max_waiters = 0;
+  /// MPESA_STATUS_RATE_LIMIT (default 5 per second, 0 turns it off) and
+  /// MPESA_STATUS_RATE_BURST (default 20): per client address, on GET /api/payments/{id}.
+  double status_rate_limit = 5;
+  double status_rate_burst = 20;
+  /// MPESA_CORS_ORIGINS (default none): origins allowed to call the status and checkout
+  /// routes from a browser, comma separated, or "*".
+  std::vector<std::string> cors_origins;
+  /// MPESA_PUBLIC_CHECKOUT (default 0): enables POST /api/checkout, the browser-facing
+  /// create route without the API key, for the checkout page.
+  bool public_checkout = false;
+  /// MPESA_CHECKOUT_RATE_LIMIT (default 0.2 per second) and MPESA_CHECKOUT_RATE_BURST
+  /// (default 3): per client address, on POST /api/checkout.
+  double checkout_rate_limit = 0.2;
+  double checkout_rate_burst = 3;
+  /// MPESA_CHECKOUT_ACCOUNT_REFERENCE (default "Checkout"): the AccountReference of payments
+  /// created through POST /api/checkout when the page sends none.
+  std::string checkout_account_reference = "Checkout";
+  /// MPESA_STATIC_DIR (--static DIR): a folder served at / on the API listener.
+  std::filesystem::path static_dir;
+
 
   /// The pool size in use: db_pool_size, or callback_threads + api_threads when 0.
   [[nodiscard]] std::size_t effective_pool_size() const noexcept;
