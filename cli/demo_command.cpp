@@ -368,7 +368,8 @@ void print_table(const std::vector<DemoPayment>& payments) {
   for (const auto& payment : payments) {
     const PaymentRecord* record = payment.record ? &*payment.record : nullptr;
     std::cout << fmt::format(
-        fmt::runtime(kRow), payment.scenario->name, mask_phone(payment.phone), payment.scenario->amount,
+        fmt::runtime(kRow), payment.scenario->name, mask_phone(record ? record->phone : payment.phone),
+        payment.scenario->amount,
         to_string(payment.status), learnt_column(payment),
         record && record->receipt ? *record->receipt : "-", record ? settle_seconds(*record) : "-",
         reached_expected(payment) ? "yes" : fmt::format("NO, expected {}", expected_text(*payment.scenario)));
