@@ -155,6 +155,50 @@ std::string help_footer() {
       simulator::outcome_table_text());
 }
 
+void add_timing_options(CLI::App* command, SimulateOptions& options) {
+  command->add_option("--answer-delay-ms", options.answer_delay_ms,
+                      "milliseconds the simulated customer takes to answer a push")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--callback-delay-ms", options.callback_delay_ms,
+                      "milliseconds between the answer and the callback POST")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--late-callback-timeout-ms", options.late_callback_timeout_ms,
+                      "for the late-callback outcome: milliseconds to wait for a query before "
+                      "sending the callback anyway")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--token-lifetime", options.token_lifetime_s,
+                      "access token lifetime in seconds, sent as expires_in")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command->add_option("--timestamp-tolerance", options.timestamp_tolerance_s,
+                      "seconds a request Timestamp may differ from Nairobi time")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
+
+void add_behaviour_options(CLI::App* command, SimulateOptions& options) {
+  command->add_option("--rate-limit", options.rate_limit,
+                      "push and query requests per second before the spike-arrest error; 0 is off")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--seed", options.seed,
+                      "seed for tokens, request ids and receipts, for repeatable runs");
+  command->add_option("--callback-retries", options.callback_retries,
+                      "extra attempts for a failed callback POST (1 s, then doubling); 0 logs "
+                      "the failure and drops the callback")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--pending-query-form", options.pending_query_form,
+                      "how a query reports an unanswered push: error (HTTP 500, 500.001.1001 "
+                      "\"being processed\") or 4999 (HTTP 200, ResultCode 4999)")
+      ->capture_default_str();
+  command->add_flag("--manual", options.manual,
+                    "leave every push pending until POST /simulator/pushes/{id}/resolve");
+}
+
 }  // namespace
 
 void add_simulator_command(CLI::App& app) {
@@ -162,47 +206,13 @@ void add_simulator_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "simulate", "Run a local Daraja (OAuth, STK Push, STK Push Query) that plays the customer");
   command->footer(help_footer());
+
   command->add_option("--listen", options->listen, "HOST:PORT to serve on")->capture_default_str();
   command->add_option("--config", options->config_file,
                       "dotenv file with MPESA_* values; the environment wins over it");
-  command->add_option("--answer-delay-ms", options->answer_delay_ms,
-                      "milliseconds the simulated customer takes to answer a push")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  command->add_option("--callback-delay-ms", options->callback_delay_ms,
-                      "milliseconds between the answer and the callback POST")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  command->add_option("--late-callback-timeout-ms", options->late_callback_timeout_ms,
-                      "for the late-callback outcome: milliseconds to wait for a query before "
-                      "sending the callback anyway")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  command->add_option("--token-lifetime", options->token_lifetime_s,
-                      "access token lifetime in seconds, sent as expires_in")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  command->add_option("--timestamp-tolerance", options->timestamp_tolerance_s,
-                      "seconds a request Timestamp may differ from Nairobi time")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  command->add_option("--rate-limit", options->rate_limit,
-                      "push and query requests per second before the spike-arrest error; 0 is off")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  command->add_option("--seed", options->seed,
-                      "seed for tokens, request ids and receipts, for repeatable runs");
-  command->add_option("--callback-retries", options->callback_retries,
-                      "extra attempts for a failed callback POST (1 s, then doubling); 0 logs "
-                      "the failure and drops the callback")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  command->add_option("--pending-query-form", options->pending_query_form,
-                      "how a query reports an unanswered push: error (HTTP 500, 500.001.1001 "
-                      "\"being processed\") or 4999 (HTTP 200, ResultCode 4999)")
-      ->capture_default_str();
-  command->add_flag("--manual", options->manual,
-                    "leave every push pending until POST /simulator/pushes/{id}/resolve");
+  add_timing_options(command, *options);
+  add_behaviour_options(command, *options);
+
   on_run(command, [options] { return run_simulator(*options); });
 }
 

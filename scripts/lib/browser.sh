@@ -2,7 +2,7 @@
 # playwright-core from the npm registry into tests/browser/node_modules. Source it after
 # common.sh.
 
-# Installs what the browser test needs; does nothing when all of it is present.
+# Installs what the browser test needs, and nothing when all of it is present.
 prepare_browser_test() {
   local root
   root=$(repo_root)

@@ -15,7 +15,7 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-// The query answer as an event body. The SDK returns the parsed answer, not its bytes, so
+// The query response as an event body. The SDK returns the parsed answer, not its bytes, so
 // the event keeps the fields it carried.
 std::string query_event_body(const QueryResult& query) {
   return detail::JsonObject()
@@ -99,7 +99,8 @@ ReconcilePass Reconciler::run_once() {
   std::lock_guard pass_lock(pass_mutex_);
   ReconcilePass pass;
   time_out_overdue(pass);
-  // Claim only what the pacer lets us query now; unclaimed rows stay due for the next pass.
+  // Claim only as many payments as the pacer allows queries now. The rest stay due for the
+  // next pass.
   const int limit = std::min(settings_.batch_size, pacer_.available());
   if (limit <= 0) return pass;
   auto claimed = store_->claim_due_payments(limit, settings_.lease);
@@ -113,7 +114,7 @@ ReconcilePass Reconciler::run_once() {
 }
 
 // Payments past their deadline by more than a lease were either never queryable (no
-// CheckoutRequestID) or lost their claimer; nothing will settle them now.
+// CheckoutRequestID) or lost their claimer, so no query will settle them now.
 void Reconciler::time_out_overdue(ReconcilePass& pass) {
   auto overdue = store_->find_overdue_payments(settings_.batch_size);
   if (!overdue) {
@@ -170,7 +171,7 @@ void Reconciler::reconcile(const PaymentRecord& payment, ReconcilePass& pass) {
                 applied->status ? to_string(*applied->status) : "unmatched", to_string(applied->outcome));
 }
 
-// Still pending after this attempt: time out at the deadline, otherwise ask again later.
+// Times the payment out once its deadline has passed, otherwise schedules the next query.
 void Reconciler::after_unsettled(const PaymentRecord& payment, ReconcilePass& pass) {
   if (clock_->now_utc() >= payment.deadline_at) {
     time_out(payment, pass);

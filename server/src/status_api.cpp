@@ -15,8 +15,8 @@ namespace {
 
 using detail::JsonObject;
 
-// Public ids are "pay_" and 32 hex digits. Anything much longer cannot be one, so it is
-// answered 404 without a lookup; that reveals only the format, which is public anyway.
+// Public ids are "pay_" and 32 hex digits. Anything much longer cannot be one, so it gets
+// 404 without a lookup. That reveals only the format, which is public anyway.
 constexpr std::size_t kMaxPublicIdLength = 64;
 constexpr std::size_t kMaxCheckoutBodyBytes = 4096;
 constexpr std::string_view kAllowedHeaders = "Content-Type, If-None-Match, Accept-Language, Idempotency-Key";

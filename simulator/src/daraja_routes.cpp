@@ -14,7 +14,7 @@ using detail::Reply;
 
 namespace {
 
-// NOTE: Daraja answers these codes and messages; see the Daraja API docs at
+// NOTE: Daraja returns these codes and messages; see the Daraja API docs at
 // https://developer.safaricom.co.ke/apis. 500.001.1001 carries several meanings, told apart
 // by the message.
 constexpr std::string_view kInvalidToken = "404.001.03";
@@ -45,7 +45,7 @@ Reply Simulator::Impl::generate_token(const httplib::Request& request) {
   if (request.get_param_value("grant_type") != "client_credentials") {
     return daraja_error(400, "400.008.02", "Invalid grant type passed");
   }
-  // Daraja answers wrong credentials with a bare HTTP 400 and no body.
+  // Daraja rejects wrong credentials with a bare HTTP 400 and no body.
   if (!constant_time_equals(authorization, expected_basic_auth.reveal())) {
     return Reply{400, "", "wrong consumer key or secret"};
   }
@@ -60,7 +60,7 @@ Reply Simulator::Impl::generate_token(const httplib::Request& request) {
 }
 
 // The gateway's checks, before the body is read: spike arrest, then the access token, then
-// the media type. Daraja answers a missing `Content-Type: application/json` with the
+// the media type. Daraja rejects a missing `Content-Type: application/json` with the
 // "Invalid BusinessShortCode" error, because it cannot read the first field.
 std::optional<Reply> Simulator::Impl::check_gateway(const httplib::Request& request) {
   bool allowed = false;

@@ -1,4 +1,4 @@
-// The simulated customer: accepted pushes, their answers, query results and callbacks.
+// The simulated customer: accepted pushes, their results, query responses and callbacks.
 
 #include <fmt/format.h>
 
@@ -15,7 +15,7 @@ using detail::Reply;
 namespace {
 
 constexpr std::string_view kAccepted = "Success. Request accepted for processing";
-// Daraja's query answer really spells it "successsfully" (three s), in 2021 and 2023.
+// Daraja's query response really spells it "successsfully" (three s), in 2021 and 2023.
 constexpr std::string_view kQueryAccepted = "The service request has been accepted successsfully";
 
 std::string metadata_item(std::string_view name, std::string_view value_json) {
@@ -130,7 +130,7 @@ Reply Simulator::Impl::answer_query(const std::string& checkout_request_id) {
   const std::string short_id = shorten_checkout_id(checkout_request_id);
   if (!record.settled) {
     if (config.pending_query_form == PendingQueryForm::ErrorBody) {
-      // Daraja echoes the CheckoutRequestID as the requestId of this answer.
+      // Daraja echoes the CheckoutRequestID as the requestId of this response.
       return Reply{500,
                    detail::daraja_error_body(checkout_request_id, "500.001.1001",
                                              "The transaction is being processed"),

@@ -204,8 +204,9 @@ TEST_CASE("callback to a closed port fails cleanly") {
   RunningSimulator running;
   int closed_port = 0;
   {
-    CallbackListener gone;
-    closed_port = std::stoi(gone.url().substr(17, gone.url().find('/', 17) - 17));
+    CallbackListener closed_listener;
+    const std::string url = closed_listener.url();
+    closed_port = std::stoi(url.substr(17, url.find('/', 17) - 17));
   }
   PushBody body;
   body.callback_url = fmt::format("http://127.0.0.1:{}/callbacks", closed_port);

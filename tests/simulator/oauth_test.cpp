@@ -1,4 +1,4 @@
-// OAuth: Daraja's answer shapes, its errors, expiry and the one-token-per-key rule.
+// OAuth: Daraja's response shapes, its errors, expiry and the one-token-per-key rule.
 
 #include "support.hpp"
 

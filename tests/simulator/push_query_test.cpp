@@ -1,4 +1,4 @@
-// Accepted pushes and STK Push Query: answer shapes, id formats, pending and final results.
+// Accepted pushes and STK Push Query: response shapes, id formats, pending and final results.
 
 #include <regex>
 

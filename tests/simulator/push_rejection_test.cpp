@@ -1,5 +1,5 @@
-// STK push rejections: each check Daraja applies, answered with Daraja's status, code and
-// message, compared with the recorded samples.
+// STK push rejections: each check Daraja applies, with Daraja's status, code and message,
+// compared with the recorded samples.
 
 #include "support.hpp"
 
@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::string_view kPushPath = "/mpesa/stkpush/v1/processrequest";
 
-// Pushes `body` and checks the answer against the sample's code, message and shape.
+// Pushes `body` and checks the response against the sample's code, message and shape.
 void check_push_rejected(RunningSimulator& running, const std::string& token,
                          const PushBody& body, int status, const std::string& sample_file) {
   const auto result = running.push(body, token);

@@ -60,7 +60,7 @@ inline std::string read_sample(const std::string& relative) {
   return text.str();
 }
 
-/// The top-level members of a JSON object: name to type ("string", "number", "object"...).
+/// Returns the top-level members of a JSON object: name to type ("string", "number"...).
 inline std::map<std::string, std::string> member_types(const std::string& json) {
   simdjson::dom::parser parser;
   const simdjson::padded_string padded(json);
@@ -84,7 +84,7 @@ inline std::map<std::string, std::string> member_types(const std::string& json) 
   return types;
 }
 
-/// A top-level string member of a JSON object, or "" when absent.
+/// Returns a top-level string member of a JSON object, or "" when it is missing.
 inline std::string string_member(const std::string& json, std::string_view key) {
   simdjson::dom::parser parser;
   const simdjson::padded_string padded(json);
@@ -119,7 +119,7 @@ struct CapturedLog {
   }
 };
 
-/// The configuration the tests start from: short delays so the suite stays fast.
+/// Returns the configuration the tests start from, with short delays so the suite stays fast.
 inline SimulatorConfig fast_config() {
   SimulatorConfig config;
   config.consumer_key = std::string(kConsumerKey);
@@ -188,7 +188,7 @@ struct RunningSimulator {
     return client().Get(fmt::format("/oauth/v1/generate?grant_type={}", grant), headers);
   }
 
-  /// A fresh access token; fails the test when OAuth does not answer 200.
+  /// Returns a fresh access token. Fails the test when OAuth does not return 200.
   std::string token() const {
     const auto result = get_token();
     REQUIRE(result);
@@ -224,8 +224,8 @@ struct RunningSimulator {
   int port = 0;
 };
 
-/// A loopback HTTP server that records every POST it receives and answers 200, or 503 to
-/// the first `failures` POSTs.
+/// A loopback HTTP server that records every POST it receives. It returns 503 to the first
+/// `failures` POSTs and 200 to the others.
 class CallbackListener {
  public:
   explicit CallbackListener(int failures = 0) : failures_left_(failures) {
@@ -300,7 +300,7 @@ class CallbackListener {
   int failures_left_ = 0;
 };
 
-/// Polls `condition` every 5 ms until it holds or `timeout` passes.
+/// Polls `condition` every 5 ms until it is true or `timeout` passes.
 template <typename Condition>
 bool eventually(Condition condition,
                 std::chrono::milliseconds timeout = std::chrono::milliseconds(3000)) {

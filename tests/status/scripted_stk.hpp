@@ -18,7 +18,7 @@ namespace mpesa::test {
 
 class ScriptedStk : public StkApi {
  public:
-  /// Appends an answer for `checkout_request_id`; the last answer repeats once the others are used.
+  /// Appends a response for `checkout_request_id`. The last one repeats once the others are used.
   void script(const std::string& checkout_request_id, Result<QueryResult> answer) {
     std::lock_guard lock(mutex_);
     answers_[checkout_request_id].push_back(std::move(answer));

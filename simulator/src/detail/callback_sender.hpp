@@ -22,7 +22,7 @@ struct CallbackJob {
   int attempt = 0;
 };
 
-/// The result of one POST: delivered on a 2xx answer; otherwise `detail` says why not.
+/// The result of one POST. It is delivered on a 2xx status; otherwise `detail` gives the reason.
 struct CallbackAttempt {
   bool delivered = false;
   int http_status = 0;

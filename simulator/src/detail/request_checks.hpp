@@ -34,7 +34,7 @@ struct QueryFields {
 };
 
 /// Reads a push body. On failure returns the Daraja name of the first invalid or missing
-/// field, for the answer "Bad Request - Invalid <field>". A body that is not a JSON object
+/// field, for the error message "Bad Request - Invalid <field>". A body that is not a JSON object
 /// fails on "BusinessShortCode", the first field Daraja reads.
 [[nodiscard]] std::expected<PushFields, std::string> read_push_fields(std::string_view body);
 

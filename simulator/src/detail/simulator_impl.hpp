@@ -26,7 +26,7 @@ namespace mpesa::simulator {
 
 namespace detail {
 
-/// An HTTP answer and the detail that goes into its log line.
+/// An HTTP response and the detail that goes into its log line.
 struct Reply {
   int status = 200;
   std::string body;

@@ -40,7 +40,7 @@ enum class PendingQueryForm {
 
 /// Everything the simulator needs. Defaults suit a developer's laptop.
 struct SimulatorConfig {
-  /// The one Daraja app the simulator knows; OAuth accepts only these credentials.
+  /// The credentials of the only Daraja app. OAuth rejects any others.
   std::string consumer_key;
   Secret consumer_secret;
   /// The one PayBill or store number that exists; others get "Merchant does not exist.".
