@@ -194,7 +194,8 @@ void add_behaviour_options(CLI::App* command, SimulateOptions& options) {
   command->add_option("--pending-query-form", options.pending_query_form,
                       "how a query reports an unanswered push: error (HTTP 500, 500.001.1001 "
                       "\"being processed\") or 4999 (HTTP 200, ResultCode 4999)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"error", "4999"}));
   command->add_flag("--manual", options.manual,
                     "leave every push pending until POST /simulator/pushes/{id}/resolve");
 }
