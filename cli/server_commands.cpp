@@ -159,16 +159,20 @@ void add_serve_options(CLI::App* serve, ServerOptions& options) {
   add_flag_setting(serve, options, "--max-body-bytes", "MPESA_CALLBACK_MAX_BYTES",
                    "largest callback body accepted, in bytes; default 65536");
   add_flag_setting(serve, options, "--callback-threads", "MPESA_CALLBACK_THREADS",
-                   "worker threads of the callback listener; default 16");
+                   "worker threads of the callback listener, one per open connection; default 64");
+  add_flag_setting(serve, options, "--batch-max", "MPESA_CALLBACK_BATCH_MAX",
+                   "most callbacks committed in one transaction, 1 for none; default 128");
+  add_flag_setting(serve, options, "--batch-workers", "MPESA_CALLBACK_BATCH_WORKERS",
+                   "callback batches committed at once; default 4");
   add_flag_setting(serve, options, "--api-threads", "MPESA_API_THREADS",
-                   "worker threads of the API listener; default 8");
+                   "worker threads of the API listener, one per open connection; default 16");
   add_flag_setting(serve, options, "--tls-cert", "MPESA_TLS_CERT",
                    "PEM certificate: serve callbacks over HTTPS; default none (plain HTTP)");
   add_flag_setting(serve, options, "--tls-key", "MPESA_TLS_KEY", "PEM private key of --tls-cert; default none");
   add_flag_setting(serve, options, "--database-url", "MPESA_DATABASE_URL",
                    "PostgreSQL URI (required); prefer the variable, since flags show in `ps`");
   add_flag_setting(serve, options, "--db-pool-size", "MPESA_DB_POOL_SIZE",
-                   "database connections; default callback threads + API threads");
+                   "database connections; default batch workers + API threads + 2");
   add_flag_setting(serve, options, "--spool-path", "MPESA_SPOOL_PATH",
                    "file that keeps callbacks while PostgreSQL is unreachable; default "
                    "./mpesa-callback-spool.log");
@@ -176,10 +180,6 @@ void add_serve_options(CLI::App* serve, ServerOptions& options) {
                    "seconds after a push before the first STK Push Query; default 30");
   add_flag_setting(serve, options, "--payment-deadline", "MPESA_PAYMENT_DEADLINE",
                    "seconds after which a pending payment is timed out; default 600");
-  serve->add_flag("--migrate", options.migrate, "apply database migrations before serving");
-  serve->add_flag("--insecure-no-secret", options.insecure_no_secret,
-                  "accept callbacks without MPESA_CALLBACK_SECRET (local testing only; logged loudly)");
-}
   add_flag_setting(serve, options, "--static", "MPESA_STATIC_DIR",
                    "folder served at / on the API listener, such as examples/web; default none");
   add_flag_setting(serve, options, "--cors-origins", "MPESA_CORS_ORIGINS",
@@ -193,6 +193,10 @@ void add_serve_options(CLI::App* serve, ServerOptions& options) {
                    "long polls held at once; default half the API threads");
   serve->add_flag_callback("--no-reconcile", [&options] { options.flags["MPESA_RECONCILE"] = "0"; },
                            "do not run the reconciler in this process (run `mpesa-stk reconcile`)");
+  serve->add_flag("--migrate", options.migrate, "apply database migrations before serving");
+  serve->add_flag("--insecure-no-secret", options.insecure_no_secret,
+                  "accept callbacks without MPESA_CALLBACK_SECRET (local testing only; logged loudly)");
+}
 
 }  // namespace
 

@@ -11,8 +11,8 @@ namespace {
 
 using detail::JsonObject;
 
-// The rule each validated field must meet, named in 422 answers so a client can map the error
-// to its form without parsing the message.
+// The rule each validated field must meet, named in 422 responses so a client can map the
+// error to its form without parsing the message.
 std::string_view rule_for(std::string_view field) {
   if (field == "phone") return "kenyan_mobile_number";
   if (field == "amount") return "whole_shillings_1_to_250000";

@@ -40,9 +40,9 @@ std::string forwarded_for(const httplib::Request& request) {
   return joined;
 }
 
-// A database that answered with an error about this event (a bad value, a constraint) will
-// answer the same on every retry, so the event is kept as malformed instead of blocking the
-// spool. Connection loss (class 08), shutdown (57P) and resource errors (53) pass.
+// An error PostgreSQL returns for this event's content (a bad value, a constraint) comes
+// back on every retry, so the event is kept as malformed instead of blocking the spool.
+// Connection loss (class 08), shutdown (57P) and resource errors (53) are transient.
 bool is_permanent(const Error& error) {
   const auto& state = error.sqlstate;
   if (state.empty()) return false;
@@ -74,7 +74,11 @@ CallbackEndpoint::CallbackEndpoint(const ServerConfig& config, std::shared_ptr<P
       store_(std::move(store)),
       spool_(std::move(spool)),
       metrics_(std::move(metrics)),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)) {
+  if (config.batch_max > 1) {
+    batcher_ = std::make_unique<ResultBatcher>(store_, config.batch_max, config.batch_workers, logger_);
+  }
+}
 
 void CallbackEndpoint::install(httplib::Server& server) {
   server.set_payload_max_length(max_body_bytes_);
@@ -123,8 +127,8 @@ bool CallbackEndpoint::read_capped_body(const httplib::Request& request,
     body.append(data, length);
     return true;
   });
-  // A read that failed for another reason (client gone) leaves a short body, which is then
-  // stored as malformed only if the client is still there to receive the answer.
+  // A read that failed for another reason (client gone) leaves a short body. It is stored
+  // as malformed, and the acknowledgement goes nowhere.
   return !too_large;
 }
 
@@ -163,7 +167,7 @@ bool CallbackEndpoint::body_size_allowed(const httplib::Request& request) const 
 
 // The secret is what makes a callback authentic, since Daraja signs nothing. Every active
 // secret is compared in constant time against every place it may be sent (path segment,
-// ?secret=, header), so the answer time says nothing about how much of a guess was right.
+// ?secret=, header), so the response time reveals nothing about how much of a guess was right.
 bool CallbackEndpoint::secret_matches(const httplib::Request& request, std::string_view path_secret) const {
   if (secrets_.empty()) return true;  // --insecure-no-secret
   const std::string query_secret = request.get_param_value("secret");
@@ -193,8 +197,8 @@ bool CallbackEndpoint::source_allowed(const std::optional<IpAddress>& client) co
 // and the database.
 bool CallbackEndpoint::rate_allowed(const IpAddress& client) { return rate_limiter_.allow(client); }
 
-// Daraja always sends application/json (sometimes with ";charset=UTF-8"); anything else is
-// not a callback, and refusing it early keeps form posts and probes out of the parser.
+// Daraja sends application/json, sometimes with ";charset=UTF-8". Anything else is not a
+// callback, and rejecting it early keeps form posts and probes out of the parser.
 bool CallbackEndpoint::content_type_is_json(const httplib::Request& request) const {
   const auto type = request.get_header_value("Content-Type");
   if (!iequals_prefix(type, "application/json")) return false;
@@ -225,14 +229,14 @@ Result<StoredCallback> CallbackEndpoint::store(const SpooledEvent& event) {
   // While older events wait in the spool, newer ones queue behind them so that replay keeps
   // the order in which they arrived.
   if (spool_->backlog() > 0) return store_in_spool(event);
-  auto stored = store_in_database(event);
+  auto stored = store_in_database(event, true);
   if (stored) return stored;
   metrics_->count_store_failure();
   logger_->warn("database could not store a callback, spooling it: {}", stored.error().describe());
   return store_in_spool(event);
 }
 
-Result<StoredCallback> CallbackEndpoint::store_in_database(const SpooledEvent& event) {
+Result<StoredCallback> CallbackEndpoint::store_in_database(const SpooledEvent& event, bool batched) {
   StoredCallback stored;
   auto parsed = parse_stk_callback(event.raw_body);
   if (!parsed) {
@@ -245,8 +249,8 @@ Result<StoredCallback> CallbackEndpoint::store_in_database(const SpooledEvent& e
 
   stored.checkout_request_id = parsed->checkout_request_id;
   if (parsed->phone) stored.phone = std::to_string(*parsed->phone);
-  auto applied = store_->apply_result(
-      ReceivedResult::from_callback(*parsed, event.raw_body, event.source_address, event.received_at));
+  auto result = ReceivedResult::from_callback(*parsed, event.raw_body, event.source_address, event.received_at);
+  auto applied = batched && batcher_ ? batcher_->apply(std::move(result)) : store_->apply_result(result);
   if (!applied) return fail(std::move(applied.error()));
   stored.outcome = applied->outcome;
   stored.status = applied->status;
@@ -267,7 +271,8 @@ Result<StoredCallback> CallbackEndpoint::store_in_spool(const SpooledEvent& even
 }
 
 Result<void> CallbackEndpoint::store_spooled(const SpooledEvent& event) {
-  auto stored = store_in_database(event);
+  // Replay runs on one thread, so batching would gain nothing.
+  auto stored = store_in_database(event, false);
   if (stored) return {};
   if (!is_permanent(stored.error())) return fail(std::move(stored.error()));
 

@@ -128,7 +128,7 @@ Result<PaymentCreated> PaymentService::push_and_record(const PaymentRecord& paym
     logger_->warn("payment {} failed: push rejected: {}", payment.public_id, error.describe());
   }
   if (!recorded) {
-    // NOTE: the push may be out and its answer is not stored. The row stays pending, so the
+    // NOTE: the push may be out and its result is not stored. The row stays pending, so the
     // deadline still settles it, but a callback for it arrives unmatched.
     logger_->error("payment {}: could not store the push answer: {}", payment.public_id,
                    recorded.error().describe());

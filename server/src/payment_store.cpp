@@ -82,4 +82,15 @@ ReceivedResult ReceivedResult::from_query(const QueryResult& query, std::string 
   return result;
 }
 
+Result<std::vector<AppliedResult>> PaymentStore::apply_results(std::span<const ReceivedResult> results) {
+  std::vector<AppliedResult> applied;
+  applied.reserve(results.size());
+  for (const auto& result : results) {
+    auto one = apply_result(result);
+    if (!one) return fail(std::move(one.error()));
+    applied.push_back(std::move(*one));
+  }
+  return applied;
+}
+
 }  // namespace mpesa::server

@@ -4,8 +4,10 @@
 #include <openssl/rand.h>
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <stdexcept>
 
+#include "detail/json_writer.hpp"
 #include "mpesa/server/migrations.hpp"
 
 namespace mpesa::server {
@@ -106,6 +108,42 @@ std::optional<std::string> cents_to_numeric(const std::optional<std::int64_t>& c
                      fraction < 0 ? -fraction : fraction);
 }
 
+// Replaces each byte that is not part of valid UTF-8, and each NUL, with U+FFFD. PostgreSQL
+// text cannot hold either, and a malformed body must still be stored for review.
+std::string to_valid_utf8(std::string_view bytes) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string text;
+  text.reserve(bytes.size());
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    const auto lead = static_cast<unsigned char>(bytes[i]);
+    std::size_t length = 0;
+    if (lead >= 0x01 && lead <= 0x7f) length = 1;
+    else if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) length = 3;
+    else if (lead >= 0xf0 && lead <= 0xf4) length = 4;
+
+    bool valid = length > 0 && i + length <= bytes.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      valid = (static_cast<unsigned char>(bytes[i + k]) & 0xc0) == 0x80;
+    }
+    if (valid && length >= 3) {
+      const auto second = static_cast<unsigned char>(bytes[i + 1]);
+      // Overlong forms, UTF-16 surrogates and code points past U+10FFFF.
+      valid = !(lead == 0xe0 && second < 0xa0) && !(lead == 0xed && second > 0x9f) &&
+              !(lead == 0xf0 && second < 0x90) && !(lead == 0xf4 && second > 0x8f);
+    }
+    if (!valid) {
+      text += kReplacement;
+      ++i;
+      continue;
+    }
+    text.append(bytes.substr(i, length));
+    i += length;
+  }
+  return text;
+}
+
 std::optional<std::string> empty_as_null(std::string_view text) {
   if (text.empty()) return std::nullopt;
   return std::string(text);
@@ -133,6 +171,7 @@ void prepare_statements(pqxx::connection& connection) {
        SET merchant_request_id = $2, checkout_request_id = $3, customer_message = $4,
            updated_at = now()
      WHERE id = $1)");
+  connection.prepare("lock_checkout", "SELECT pg_advisory_xact_lock(42101, hashtext($1))");
   connection.prepare("unmatched_events_for", R"(
     SELECT id, raw_body, coalesce(source_address, ''), )" MPESA_EPOCH_US("received_at") R"(
       FROM stk_callback_events
@@ -154,6 +193,8 @@ void prepare_statements(pqxx::connection& connection) {
       FROM stk_apply_result($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9,
                             to_timestamp($10::bigint / 1000000.0), $11, $12,
                             to_timestamp($13::bigint / 1000000.0)))");
+  connection.prepare("apply_results", R"(
+    SELECT item, outcome, public_id, status, status_changed FROM stk_apply_results($1::jsonb))");
   connection.prepare("record_malformed", R"(
     INSERT INTO stk_callback_events (raw_body, source_address, received_at, outcome)
     VALUES ($1, $2, to_timestamp($3::bigint / 1000000.0), 'malformed'))");
@@ -208,12 +249,13 @@ auto with_connection(PgConnectionPool& pool, std::string_view action, Work&& wor
   }
 }
 
-AppliedResult read_applied(const pqxx::row& row) {
+// Reads outcome, public_id, status and status_changed from the columns starting at `first`.
+AppliedResult read_applied(const pqxx::row& row, int first = 0) {
   AppliedResult applied;
-  applied.outcome = parse_callback_outcome(row[0].as<std::string>()).value_or(CallbackOutcome::Conflict);
-  applied.public_id = optional_text(row[1]);
-  if (!row[2].is_null()) applied.status = parse_payment_status(row[2].as<std::string>());
-  applied.status_changed = row[3].as<bool>();
+  applied.outcome = parse_callback_outcome(row[first].as<std::string>()).value_or(CallbackOutcome::Conflict);
+  applied.public_id = optional_text(row[first + 1]);
+  if (!row[first + 2].is_null()) applied.status = parse_payment_status(row[first + 2].as<std::string>());
+  applied.status_changed = row[first + 3].as<bool>();
   return applied;
 }
 
@@ -231,6 +273,25 @@ AppliedResult exec_apply(Transaction& tx, const ReceivedResult& result) {
       cents_to_numeric(result.paid_amount_cents), result.paid_phone, transaction_time,
       result.raw_body, empty_as_null(result.source_address), to_epoch_us(result.received_at));
   return read_applied(rows.at(0));
+}
+
+// One element of the stk_apply_results() batch, named as that function reads it.
+void append_batch_element(std::string& json, const ReceivedResult& result) {
+  detail::JsonObject element;
+  element.add("source", to_string(result.source))
+      .add("checkout_request_id", result.checkout_request_id)
+      .add("result_code", result.result_code)
+      .add("status", to_string(result.status))
+      .add("raw_body", result.raw_body)
+      .add("received_at_us", to_epoch_us(result.received_at));
+  if (!result.merchant_request_id.empty()) element.add("merchant_request_id", result.merchant_request_id);
+  if (!result.result_desc.empty()) element.add("result_desc", result.result_desc);
+  if (result.receipt) element.add("receipt", *result.receipt);
+  if (const auto amount = cents_to_numeric(result.paid_amount_cents)) element.add("paid_amount", *amount);
+  if (result.paid_phone) element.add("paid_phone", *result.paid_phone);
+  if (result.transaction_time) element.add("transaction_time_us", to_epoch_us(*result.transaction_time));
+  if (!result.source_address.empty()) element.add("source_address", result.source_address);
+  json += element.str();
 }
 
 bool notifies(const AppliedResult& applied) {
@@ -290,6 +351,9 @@ Result<void> PgPaymentStore::record_push_accepted(std::int64_t id, const PushAck
   auto stored = with_connection(*pool_, "store the push acknowledgement",
                                 [&](pqxx::connection& connection) -> Result<void> {
     pqxx::work tx(connection);
+    // The same lock stk_apply_result takes, so a callback racing this transaction is either
+    // matched by the stored id or committed as unmatched before the search below.
+    tx.exec_prepared("lock_checkout", ack.checkout_request_id);
     tx.exec_prepared0("push_accepted", id, empty_as_null(ack.merchant_request_id),
                       ack.checkout_request_id, empty_as_null(ack.customer_message));
 
@@ -353,13 +417,52 @@ Result<AppliedResult> PgPaymentStore::apply_result(const ReceivedResult& result)
   return applied;
 }
 
+Result<std::vector<AppliedResult>> PgPaymentStore::apply_results(std::span<const ReceivedResult> results) {
+  for (const auto& result : results) {
+    if (!is_final(result.status)) {
+      return fail(invalid_request("status", "a result to apply must be final, not pending"));
+    }
+  }
+  // Sorted by CheckoutRequestID (stable, so repeats keep their order), every batch locks
+  // payment rows in the same order and two concurrent batches cannot deadlock.
+  std::vector<std::size_t> order(results.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return results[a].checkout_request_id < results[b].checkout_request_id;
+  });
+  std::string batch = "[";
+  for (const auto index : order) {
+    if (batch.size() > 1) batch += ',';
+    append_batch_element(batch, results[index]);
+  }
+  batch += ']';
+
+  auto applied = with_connection(*pool_, "store the results", [&](pqxx::connection& connection)
+                                                                  -> Result<std::vector<AppliedResult>> {
+    pqxx::nontransaction tx(connection);
+    const auto rows = tx.exec_prepared("apply_results", batch);
+    std::vector<AppliedResult> answers(results.size());
+    for (const auto& row : rows) {
+      const auto position = row[0].as<std::size_t>() - 1;
+      answers.at(order.at(position)) = read_applied(row, 1);
+    }
+    return answers;
+  });
+  if (applied) {
+    for (const auto& one : *applied) {
+      if (notifies(one)) notify(*one.public_id);
+    }
+  }
+  return applied;
+}
+
 Result<void> PgPaymentStore::record_malformed(std::string_view raw_body,
                                               std::string_view source_address,
                                               TimePoint received_at) {
   return with_connection(*pool_, "store the malformed callback",
                          [&](pqxx::connection& connection) -> Result<void> {
     pqxx::nontransaction tx(connection);
-    tx.exec_prepared0("record_malformed", std::string(raw_body), empty_as_null(source_address),
+    tx.exec_prepared0("record_malformed", to_valid_utf8(raw_body), empty_as_null(source_address),
                       to_epoch_us(received_at));
     return {};
   });

@@ -15,7 +15,8 @@ namespace {
 
 constexpr time_t kReadTimeoutSeconds = 10;
 constexpr time_t kWriteTimeoutSeconds = 10;
-constexpr time_t kKeepAliveSeconds = 30;
+// An idle keep-alive connection holds a worker thread, so it is closed after 5 seconds.
+constexpr time_t kKeepAliveSeconds = 5;
 // cpp-httplib 0.11.4 closes a keep-alive connection after 5 requests by default; Daraja and
 // load balancers reuse connections far longer.
 constexpr std::size_t kKeepAliveMaxRequests = 100000;
@@ -72,12 +73,12 @@ ServerApp::ServerApp(ServerConfig config, std::shared_ptr<PaymentStore> store, s
                                                           context_.metrics, context_.logger);
   callback_endpoint_->install(*callback_server_);
   install_api_routes(*api_server_, context_);
-}
   status_api_ = std::make_unique<StatusApi>(context_);
   status_api_->install(*api_server_);
   if (!context_.config.static_dir.empty()) {
     api_server_->set_mount_point("/", context_.config.static_dir.string());
   }
+}
 
 ServerApp::~ServerApp() { stop(); }
 
@@ -127,7 +128,6 @@ void ServerApp::log_security_settings() const {
   }
 }
 
-void ServerApp::start() {
 // The LISTEN/NOTIFY relay wakes long polls for changes made by other instances; the
 // reconciler settles payments whose callback never came.
 void ServerApp::start_frontend_support() {
@@ -147,6 +147,7 @@ void ServerApp::start_frontend_support() {
   reconciler_->start();
 }
 
+void ServerApp::start() {
   std::lock_guard lock(state_mutex_);
   if (started_) return;
   callback_port_ = bind_listener(*callback_server_, context_.config.callback_listen, "MPESA_CALLBACK_LISTEN");
@@ -156,8 +157,8 @@ void ServerApp::start_frontend_support() {
   callback_thread_ = std::thread([this] { callback_server_->listen_after_bind(); });
   api_thread_ = std::thread([this] { api_server_->listen_after_bind(); });
   replay_thread_ = std::thread([this] { run_replayer(); });
-  started_ = true;
   start_frontend_support();
+  started_ = true;
 
   const auto scheme = context_.config.tls_cert.empty() ? "http" : "https";
   context_.logger->info("callbacks on {}://{}:{}{}, API on http://{}:{}; {} callback threads, {} API threads",
@@ -213,9 +214,9 @@ void ServerApp::stop() {
   // goes away. Long-poll waiters are woken so the API pool can drain quickly.
   callback_server_->stop();
   if (callback_thread_.joinable()) callback_thread_.join();
-  context_.notifier->notify_all();
   if (reconciler_) reconciler_->stop();
   if (status_listener_) status_listener_->stop();
+  context_.notifier->notify_all();
   api_server_->stop();
   if (api_thread_.joinable()) api_thread_.join();
   if (replay_thread_.joinable()) replay_thread_.join();

@@ -34,7 +34,7 @@ std::vector<Secret> parse_secrets(std::string_view text) {
     if (!item.empty()) {
       if (item.size() < 16) {
         throw ConfigError(
-            "MPESA_CALLBACK_SECRET holds a secret shorter than 16 characters; use long random "
+            "MPESA_CALLBACK_SECRET contains a secret shorter than 16 characters: use long random "
             "values (for example `openssl rand -hex 24`)");
       }
       secrets.emplace_back(std::move(item));
@@ -157,6 +157,8 @@ ServerConfig ServerConfig::from_settings(const Lookup& lookup) {
   if (auto v = get("MPESA_CALLBACK_MAX_BYTES")) config.max_body_bytes = parse_number<std::size_t>("MPESA_CALLBACK_MAX_BYTES", *v, 1024, 16 * 1024 * 1024);
   if (auto v = get("MPESA_CALLBACK_THREADS")) config.callback_threads = parse_number<int>("MPESA_CALLBACK_THREADS", *v, 1, 1024);
   if (auto v = get("MPESA_API_THREADS")) config.api_threads = parse_number<int>("MPESA_API_THREADS", *v, 1, 1024);
+  if (auto v = get("MPESA_CALLBACK_BATCH_MAX")) config.batch_max = parse_number<std::size_t>("MPESA_CALLBACK_BATCH_MAX", *v, 1, 10'000);
+  if (auto v = get("MPESA_CALLBACK_BATCH_WORKERS")) config.batch_workers = parse_number<int>("MPESA_CALLBACK_BATCH_WORKERS", *v, 1, 64);
   if (auto v = get("MPESA_TLS_CERT")) config.tls_cert = *v;
   if (auto v = get("MPESA_TLS_KEY")) config.tls_key = *v;
   if (auto v = get("MPESA_DATABASE_URL")) config.database_url = Secret(*v);
@@ -168,9 +170,9 @@ ServerConfig ServerConfig::from_settings(const Lookup& lookup) {
   if (auto v = get("MPESA_API_KEY")) config.api_key = Secret(*v);
   if (auto v = get("MPESA_RECONCILE_AFTER")) config.reconcile_after = std::chrono::seconds(parse_number<int>("MPESA_RECONCILE_AFTER", *v, 1, 86'400));
   if (auto v = get("MPESA_PAYMENT_DEADLINE")) config.payment_deadline = std::chrono::seconds(parse_number<int>("MPESA_PAYMENT_DEADLINE", *v, 10, 7 * 86'400));
+  read_frontend_settings(get, config);
   return config;
 }
-  read_frontend_settings(get, config);
 
 void ServerConfig::validate() const {
   if (database_url.empty()) {
@@ -192,18 +194,18 @@ void ServerConfig::validate() const {
   if (!allow_any_address && allowed_addresses.empty()) {
     throw ConfigError("MPESA_ALLOWED_IPS is empty: list the callback source addresses, or 'any'");
   }
-  if (payment_deadline <= reconcile_after) {
-    throw ConfigError("MPESA_PAYMENT_DEADLINE must be longer than MPESA_RECONCILE_AFTER");
   if (!static_dir.empty() && !std::filesystem::is_directory(static_dir)) {
     throw ConfigError(fmt::format("MPESA_STATIC_DIR='{}' is not a folder: give the folder of the "
                                   "checkout page, such as examples/web", static_dir.string()));
   }
+  if (payment_deadline <= reconcile_after) {
+    throw ConfigError("MPESA_PAYMENT_DEADLINE must be longer than MPESA_RECONCILE_AFTER");
   }
 }
 
 std::size_t ServerConfig::effective_pool_size() const noexcept {
   if (db_pool_size != 0) return db_pool_size;
-  return static_cast<std::size_t>(callback_threads + api_threads);
+  return static_cast<std::size_t>(batch_workers + api_threads + 2);
 }
 
 }  // namespace mpesa::server

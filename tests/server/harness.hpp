@@ -52,7 +52,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-/// The settings every server test starts from: both secrets active, loopback allowed.
+/// Returns the settings every server test starts from: both secrets active, loopback allowed.
 inline server::ServerConfig test_config(const std::filesystem::path& spool) {
   server::ServerConfig config;
   config.callback_listen = {"127.0.0.1", 0};
@@ -104,7 +104,7 @@ class TestServer {
   }
 
   [[nodiscard]] std::string log_text() {
-    // Read after the requests have been answered, so no worker is writing any more.
+    // Tests call this after their requests completed, so no worker is writing any more.
     logger_->flush();
     return log_stream_.str();
   }

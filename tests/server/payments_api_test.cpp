@@ -1,5 +1,5 @@
 // POST /api/payments with a scripted StkApi: authentication, validation, idempotency and
-// what each push answer does to the stored payment.
+// what each push result does to the stored payment.
 
 #include <atomic>
 #include <mutex>
@@ -13,7 +13,7 @@ namespace {
 
 constexpr std::string_view kApiKey = "test-api-key-0123456789";
 
-/// An StkApi whose push answer the test chooses; it counts and records the pushes.
+/// An StkApi whose push result the test chooses. It counts and records the pushes.
 class ScriptedStk : public StkApi {
  public:
   std::function<Result<PushAck>(const PushRequest&)> answer = [](const PushRequest&) {

@@ -60,10 +60,10 @@ inline constexpr std::string_view kSafaricomCallbackAddresses =
 
 /// Finds the client address of a request.
 ///
-/// X-Forwarded-For is trusted only when the connecting peer is a trusted proxy; then the
-/// list is walked from the right past trusted hops and the first untrusted hop is the
-/// client, because every hop appends the address it saw and only the entries added by our
-/// own proxies are trustworthy. When every hop is trusted, the left-most is used. Returns
+/// X-Forwarded-For is trusted only when the connecting peer is a trusted proxy. Then the
+/// list is walked from the right past trusted hops, and the first untrusted hop is the
+/// client. Every hop appends the address it saw, so only the entries added by our own
+/// proxies are trustworthy. When every hop is trusted, the left-most is used. Returns
 /// nothing when an entry the walk reaches is not an address.
 [[nodiscard]] std::optional<IpAddress> resolve_client_address(std::string_view peer,
                                                               std::string_view forwarded_for,

@@ -12,12 +12,13 @@
 #include "mpesa/server/metrics.hpp"
 #include "mpesa/server/payment_store.hpp"
 #include "mpesa/server/rate_limiter.hpp"
+#include "mpesa/server/result_batcher.hpp"
 #include "mpesa/server/server_config.hpp"
 #include "mpesa/server/spool.hpp"
 
 namespace mpesa::server {
 
-/// What happened to one callback that passed the checks.
+/// The fate of one callback that passed the checks.
 struct StoredCallback {
   /// The store's outcome, or nothing when the event went to the spool.
   std::optional<CallbackOutcome> outcome;
@@ -29,17 +30,18 @@ struct StoredCallback {
 
 /// The Daraja callback route: POST PATH and POST PATH/{secret}.
 ///
-/// Checks run in this order, the first five in cpp-httplib's pre-routing handler, which
-/// cpp-httplib 0.11.4 calls after reading the request line and headers and before reading
-/// the body: body size (413), secret (403), source address (403), per-address rate (429),
-/// Content-Type (415). A rejection is a bare status with no body, and nothing is stored. The
+/// Checks run in this order: body size (413), secret (403), source address (403),
+/// per-address rate (429), Content-Type (415). These five run in cpp-httplib's pre-routing
+/// handler, which cpp-httplib 0.11.4 calls after reading the request line and headers and
+/// before reading the body. A rejection is a bare status with no body, and nothing is stored. The
 /// route's handler then reads the body itself and stops at the cap (413 for a chunked body
 /// past it), and the envelope is checked by parsing it; a body that fails is stored as
 /// malformed and acknowledged, because the request proved itself authentic.
 ///
 /// A callback is acknowledged with {"ResultCode":0,"ResultDesc":"Accepted"} only once it is
 /// durable: committed to PostgreSQL, or appended and synced to the spool when the database
-/// fails. When both fail the answer is a bare 503.
+/// fails. When both fail the response is a bare 503. Concurrent callbacks are committed
+/// together in batches (ResultBatcher), and each is acknowledged after its batch commits.
 class CallbackEndpoint {
  public:
   CallbackEndpoint(const ServerConfig& config, std::shared_ptr<PaymentStore> store,
@@ -68,7 +70,7 @@ class CallbackEndpoint {
   void handle(const httplib::Request& request, std::string body, httplib::Response& response);
   [[nodiscard]] bool read_capped_body(const httplib::Request& request,
                                       const httplib::ContentReader& content_reader, std::string& body) const;
-  [[nodiscard]] Result<StoredCallback> store_in_database(const SpooledEvent& event);
+  [[nodiscard]] Result<StoredCallback> store_in_database(const SpooledEvent& event, bool batched);
   [[nodiscard]] Result<StoredCallback> store_in_spool(const SpooledEvent& event);
   [[nodiscard]] std::optional<IpAddress> client_address(const httplib::Request& request) const;
 
@@ -90,6 +92,7 @@ class CallbackEndpoint {
   std::shared_ptr<Spool> spool_;
   std::shared_ptr<Metrics> metrics_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::unique_ptr<ResultBatcher> batcher_;
 };
 
 /// The acknowledgement Daraja expects.

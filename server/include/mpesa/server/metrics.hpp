@@ -12,7 +12,7 @@
 
 namespace mpesa::server {
 
-/// Why the callback route rejected a request before reading it.
+/// The reason the callback route rejected a request before reading its body.
 enum class Rejection { TooLarge, BadSecret, AddressNotAllowed, RateLimited, NotJson };
 
 /// Returns the label used in metrics and logs ("bad_secret").

@@ -25,7 +25,7 @@ struct Migration {
 /// The highest version among embedded_migrations().
 [[nodiscard]] int latest_migration_version();
 
-/// What apply_migrations did.
+/// The result of apply_migrations.
 struct MigrationReport {
   /// Names of the migrations applied by this call, in order; empty when all were current.
   std::vector<std::string> applied;

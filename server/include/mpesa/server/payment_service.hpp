@@ -30,7 +30,7 @@ struct CreatePaymentRequest {
   std::optional<std::string> idempotency_key;
 };
 
-/// Where the payments go and how long they may take.
+/// The merchant account payments go to, and their time limits.
 struct PaymentSettings {
   std::string shortcode;
   TransactionType transaction_type = TransactionType::CustomerPayBillOnline;
@@ -38,17 +38,17 @@ struct PaymentSettings {
   std::chrono::seconds payment_deadline{600};
 };
 
-/// The answer of PaymentService::create.
+/// The result of PaymentService::create.
 struct PaymentCreated {
   PaymentRecord payment;
   /// False when the idempotency key returned an earlier payment.
   bool created = true;
-  /// What to tell the customer: Daraja's CustomerMessage, or why the payment failed.
+  /// The text for the customer: Daraja's CustomerMessage, or why the payment failed.
   std::string message;
 };
 
 /// Creates payments: stores the pending payment first, then pushes, then stores Daraja's
-/// answer, so a crash at any point leaves a row the reconciler can settle.
+/// response, so a crash at any point leaves a row the reconciler can settle.
 ///
 /// A push rejected by validation or by Daraja marks the payment failed with the reason. A
 /// push whose outcome is unknown stays pending and flagged for the reconciler; it is never
@@ -82,7 +82,7 @@ class PaymentService {
   std::shared_ptr<const Clock> clock_;
 };
 
-/// The message for a payment's current state, for API answers.
+/// Returns the customer message for a payment's current state, for API responses.
 [[nodiscard]] std::string customer_message_for(const PaymentRecord& payment);
 
 }  // namespace mpesa::server

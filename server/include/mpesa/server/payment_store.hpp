@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,7 +16,7 @@ namespace mpesa::server {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
-/// What the store did with one received result (a callback or an STK Push Query answer).
+/// The store's decision about one received result (a callback or an STK Push Query response).
 enum class CallbackOutcome {
   /// Settled a pending payment.
   Applied,
@@ -42,7 +43,7 @@ enum class CallbackOutcome {
 [[nodiscard]] std::string_view to_string(CallbackOutcome outcome) noexcept;
 [[nodiscard]] std::optional<CallbackOutcome> parse_callback_outcome(std::string_view text) noexcept;
 
-/// How a payment's final state was learnt.
+/// The source a payment's final state was learnt from.
 enum class LearntVia { Callback, Query, Deadline };
 
 /// Returns "callback", "query" or "deadline".
@@ -67,7 +68,7 @@ struct PaymentRecord {
   std::optional<std::string> result_code;
   std::optional<std::string> result_desc;
   std::optional<std::string> receipt;
-  /// What the callback reported as paid, in cents.
+  /// The amount the callback reported as paid, in cents.
   std::optional<std::int64_t> paid_amount_cents;
   std::optional<std::string> paid_phone;
   std::optional<TimePoint> transaction_time;
@@ -98,7 +99,7 @@ struct NewPayment {
   TimePoint deadline_at;
 };
 
-/// The answer of PaymentStore::create_payment.
+/// The result of PaymentStore::create_payment.
 struct CreatedPayment {
   PaymentRecord payment;
   /// False when the idempotency key already existed and `payment` is the earlier one.
@@ -131,12 +132,12 @@ struct ReceivedResult {
   [[nodiscard]] static ReceivedResult from_callback(const StkCallback& callback, std::string raw_body,
                                                     std::string source_address,
                                                     TimePoint received_at);
-  /// Builds the result of a final (not pending) STK Push Query answer.
+  /// Builds the result of a final (not pending) STK Push Query response.
   [[nodiscard]] static ReceivedResult from_query(const QueryResult& query, std::string raw_body,
                                                  TimePoint received_at);
 };
 
-/// What PaymentStore::apply_result did.
+/// The result of PaymentStore::apply_result.
 struct AppliedResult {
   CallbackOutcome outcome = CallbackOutcome::Unmatched;
   /// The payment the result was matched to; empty when unmatched.
@@ -150,7 +151,7 @@ struct AppliedResult {
 /// Durable storage of payments and the events that settle them.
 ///
 /// Every method is one short transaction and is safe to call from many threads at once.
-/// Errors are ErrorKind::Storage (with `sqlstate` when PostgreSQL answered), Duplicate or
+/// Errors are ErrorKind::Storage (with `sqlstate` when PostgreSQL returned an error), Duplicate or
 /// NotFound; the message never contains the connection string.
 class PaymentStore {
  public:
@@ -169,14 +170,20 @@ class PaymentStore {
                                                           std::string_view result_desc) = 0;
 
   /// Flags pending payment `id` as "outcome unknown": the push may have reached Daraja but no
-  /// answer arrived. It stays pending until a callback or query settles it.
+  /// response arrived. It stays pending until a callback or query settles it.
   [[nodiscard]] virtual Result<void> record_push_outcome_unknown(std::int64_t id,
                                                                  std::string_view reason) = 0;
 
   /// Applies a final result in one transaction: records the event and settles the payment
   /// when the outcome allows it. A repeated result is a Duplicate outcome, not an error.
-  /// The notifier (when set) is told after the commit when the payment changed.
+  /// The notifier (when set) is notified after the commit when the payment changed.
   [[nodiscard]] virtual Result<AppliedResult> apply_result(const ReceivedResult& result) = 0;
+
+  /// Applies several results in one transaction (group commit), with the same rules as
+  /// apply_result; the answers are in the order of `results`. Either all are applied or, on
+  /// error, none. This default calls apply_result for each result, one transaction each.
+  [[nodiscard]] virtual Result<std::vector<AppliedResult>> apply_results(
+      std::span<const ReceivedResult> results);
 
   /// Records an authentic request whose body is not a valid callback.
   [[nodiscard]] virtual Result<void> record_malformed(std::string_view raw_body,
@@ -191,7 +198,7 @@ class PaymentStore {
       std::string_view checkout_request_id) = 0;
 
   /// Claims up to `limit` pending payments whose next_reconcile_at has passed, skipping rows
-  /// another instance holds (FOR UPDATE SKIP LOCKED). Each claimed row gets
+  /// another instance has locked (FOR UPDATE SKIP LOCKED). Each claimed row gets
   /// reconcile_attempts + 1 and next_reconcile_at = now + `lease`, so a crashed claimer's rows
   /// come back after the lease.
   [[nodiscard]] virtual Result<std::vector<PaymentRecord>> claim_due_payments(
@@ -200,14 +207,14 @@ class PaymentStore {
   /// Sets when the reconciler should next ask about pending payment `id`.
   [[nodiscard]] virtual Result<void> schedule_reconcile(std::int64_t id, TimePoint at) = 0;
 
-  /// Pending payments whose deadline has passed, oldest first, at most `limit`.
+  /// Returns the pending payments whose deadline has passed, oldest first, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<PaymentRecord>> find_overdue_payments(int limit) = 0;
 
   /// Marks payment `id` timed_out, learnt via the deadline, when it is still pending. Returns
   /// true when it changed the payment.
   [[nodiscard]] virtual Result<bool> time_out_payment(std::int64_t id, std::string_view result_desc) = 0;
 
-  /// Checks that the database answers.
+  /// Checks that the database is reachable.
   [[nodiscard]] virtual Result<void> ping() = 0;
 
   /// Returns the highest migration version applied to the database (0 before any).

@@ -15,7 +15,7 @@ namespace mpesa::server {
 /// stk_apply_result() database function, so it takes one round trip.
 class PgPaymentStore : public PaymentStore {
  public:
-  /// `notifier` may be null; when set it is told of every committed status change.
+  /// `notifier` may be null. When set, it is notified of every committed status change.
   PgPaymentStore(Secret database_url, std::size_t pool_size,
                  std::shared_ptr<StatusNotifier> notifier = nullptr);
   ~PgPaymentStore() override;
@@ -27,6 +27,9 @@ class PgPaymentStore : public PaymentStore {
   [[nodiscard]] Result<void> record_push_outcome_unknown(std::int64_t id,
                                                          std::string_view reason) override;
   [[nodiscard]] Result<AppliedResult> apply_result(const ReceivedResult& result) override;
+  /// One call of stk_apply_results(), so the whole batch takes one round trip and one commit.
+  [[nodiscard]] Result<std::vector<AppliedResult>> apply_results(
+      std::span<const ReceivedResult> results) override;
   [[nodiscard]] Result<void> record_malformed(std::string_view raw_body,
                                               std::string_view source_address,
                                               TimePoint received_at) override;

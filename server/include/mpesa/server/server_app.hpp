@@ -42,9 +42,9 @@ struct ServerContext {
 
 /// The two listeners of `mpesa-stk serve` and the work behind them.
 ///
-/// The callback listener serves only the Daraja callback route; the API listener serves
-/// /api/payments, /healthz, /readyz and /metrics, and whatever routes are added to
-/// api_server() before start(). Each listener has its own thread pool, so callbacks never
+/// The callback listener serves only the Daraja callback route. The API listener serves
+/// /api/payments, /healthz, /readyz and /metrics, plus any routes added to api_server()
+/// before start(). Each listener has its own thread pool, so callbacks never
 /// queue behind API requests (long polls included).
 ///
 /// Typical use: construct, add routes with api_server(), start(), wait(); stop() from a

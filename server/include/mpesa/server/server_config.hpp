@@ -49,22 +49,29 @@ struct ServerConfig {
   double rate_burst = 100;
   /// MPESA_CALLBACK_MAX_BYTES (default 65536): larger bodies get 413 before being read.
   std::size_t max_body_bytes = 64 * 1024;
-  /// MPESA_CALLBACK_THREADS (default 16) and MPESA_API_THREADS (default 8).
-  int callback_threads = 16;
-  int api_threads = 8;
+  /// MPESA_CALLBACK_THREADS (default 64) and MPESA_API_THREADS (default 16). cpp-httplib
+  /// keeps a worker thread for each open keep-alive connection, so these bound the number of
+  /// connections served at once.
+  int callback_threads = 64;
+  int api_threads = 16;
+  /// MPESA_CALLBACK_BATCH_MAX (default 128): most callbacks committed in one transaction;
+  /// 1 commits each on its own.
+  std::size_t batch_max = 128;
+  /// MPESA_CALLBACK_BATCH_WORKERS (default 4): batches in flight at once.
+  int batch_workers = 4;
   /// MPESA_TLS_CERT and MPESA_TLS_KEY (PEM files): serve the callback listener over HTTPS.
   std::string tls_cert;
   std::string tls_key;
   /// MPESA_DATABASE_URL (required): a libpq connection URI or key=value string.
   Secret database_url;
-  /// MPESA_DB_POOL_SIZE (default callback threads + API threads).
+  /// MPESA_DB_POOL_SIZE (default: batch workers + API threads + 2).
   std::size_t db_pool_size = 0;
   /// MPESA_SPOOL_PATH (default ./mpesa-callback-spool.log): where callbacks wait while the
   /// database is unreachable.
   std::filesystem::path spool_path = "mpesa-callback-spool.log";
   /// MPESA_SPOOL_REPLAY_INTERVAL_MS (default 1000): how often a spool backlog is retried.
   std::chrono::milliseconds spool_replay_interval{1000};
-  /// MPESA_API_KEY: bearer key for POST /api/payments; the route answers 503 without it.
+  /// MPESA_API_KEY: bearer key for POST /api/payments. Without it every request gets 401.
   Secret api_key;
   /// MPESA_RECONCILE_AFTER (default 30 s): first STK Push Query this long after the push.
   std::chrono::seconds reconcile_after{30};
@@ -73,13 +80,6 @@ struct ServerConfig {
   /// --migrate: apply migrations before serving.
   bool migrate = false;
 
-  /// Reads every setting through `lookup` (flags first, then the environment, then a dotenv
-  /// file, as the caller arranges). Throws ConfigError naming the variable and the fix.
-  using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
-  [[nodiscard]] static ServerConfig from_settings(const Lookup& lookup);
-
-  /// Checks the combination of settings; throws ConfigError naming the variable.
-  void validate() const;
   // Status API, checkout page and reconciler (docs/http-api.md).
   /// MPESA_RECONCILE (default 1; --no-reconcile sets 0): run the reconciler inside serve.
   bool reconcile = true;
@@ -111,8 +111,16 @@ struct ServerConfig {
   /// MPESA_STATIC_DIR (--static DIR): a folder served at / on the API listener.
   std::filesystem::path static_dir;
 
+  /// Reads every setting through `lookup` (flags first, then the environment, then a dotenv
+  /// file, as the caller arranges). Throws ConfigError naming the variable and the fix.
+  using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
+  [[nodiscard]] static ServerConfig from_settings(const Lookup& lookup);
 
-  /// The pool size in use: db_pool_size, or callback_threads + api_threads when 0.
+  /// Checks the combination of settings; throws ConfigError naming the variable.
+  void validate() const;
+
+  /// The pool size in use: db_pool_size, or batch_workers + api_threads + 2 when 0. Callback
+  /// threads need no connection of their own, because the batch workers store their results.
   [[nodiscard]] std::size_t effective_pool_size() const noexcept;
 };
 

@@ -25,8 +25,8 @@ struct SpooledEvent {
 /// Each event is one line: a checksum, the receive time in microseconds, the source address
 /// and the body with backslash, newline and carriage return escaped. append() returns only
 /// after fdatasync, so an acknowledged callback survives a crash. A crash in the middle of an
-/// append leaves a torn last line without its newline; it was never acknowledged, and opening
-/// the spool cuts it off. Lines whose checksum does not match are skipped and counted.
+/// append leaves a torn last line without its newline. That event was never acknowledged, so
+/// opening the spool cuts it off. Lines whose checksum does not match are skipped and counted.
 /// Thread-safe.
 class Spool {
  public:

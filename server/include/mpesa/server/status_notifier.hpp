@@ -24,7 +24,7 @@ class StatusNotifier {
   /// Starts watching `public_id`. Keep the subscription alive while waiting.
   [[nodiscard]] Subscription subscribe(std::string public_id);
 
-  /// Wakes every waiter on `public_id`. Cheap when nobody waits.
+  /// Wakes every waiter on `public_id`. Costs one map lookup when no thread waits.
   void notify(std::string_view public_id);
 
   /// Wakes every waiter on every payment (shutdown).
