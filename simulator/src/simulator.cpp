@@ -27,6 +27,7 @@ namespace {
 
 constexpr std::string_view kDarajaContentType = "application/json;charset=UTF-8";
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+constexpr std::size_t kWorkerThreads = 32;
 
 std::string snapshot_json(const PushSnapshot& push) {
   detail::JsonObject object;
@@ -230,6 +231,9 @@ void Simulator::Impl::register_routes() {
     int yes = 1;
     setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+  // Each open keep-alive connection occupies a worker until it goes idle, and load tests
+  // open many; httplib's default pool has as few as 8 workers.
+  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   server.set_payload_max_length(kMaxBodyBytes);
   server.set_read_timeout(std::chrono::seconds(10));
   server.set_write_timeout(std::chrono::seconds(10));
@@ -262,6 +266,9 @@ Simulator::~Simulator() = default;
 
 int Simulator::start(const std::string& host, int port) {
   Impl& impl = *impl_;
+  if (impl.server_thread.joinable() || impl.stopped) {
+    throw std::logic_error("Simulator::start called twice: create a new Simulator instead");
+  }
   const int bound = port == 0 ? impl.server.bind_to_any_port(host)
                               : (impl.server.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {

@@ -131,7 +131,8 @@ class Simulator {
   Simulator& operator=(const Simulator&) = delete;
 
   /// Binds `host`:`port` (port 0 picks a free one) and serves on a background thread.
-  /// Returns the bound port. Throws ConfigError when the address cannot be bound.
+  /// Returns the bound port. Throws ConfigError when the address cannot be bound, and
+  /// std::logic_error when called a second time.
   int start(const std::string& host = "127.0.0.1", int port = 0);
   /// Stops serving and joins the threads. Safe to call twice.
   void stop();
