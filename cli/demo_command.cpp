@@ -182,7 +182,7 @@ void create_payment(httplib::Client& api, const std::string& api_key, const std:
 // ---------------------------------------------------------------------------------------
 // Following the payments
 
-/// What one GET /api/payments/{id} returned.
+/// The result of one GET /api/payments/{id}.
 struct ApiStatus {
   std::optional<PaymentStatus> status;
   /// True when the server has no such route (404 without a JSON status).
@@ -319,7 +319,7 @@ class PaymentFollower {
     return true;
   }
 
-  /// The longest ?wait= the status route accepts.
+  /// The longest ?wait= the demo sends. The status route accepts up to 30 seconds.
   static constexpr long kMaxWaitSeconds = 25;
 
   std::string api_origin_;
@@ -606,6 +606,27 @@ std::vector<DemoPayment> create_payments(const DemoOptions& options, httplib::Cl
   return payments;
 }
 
+// Reads every payment's final row, including a receipt that arrived after it settled.
+void refresh_from_database(std::vector<DemoPayment>& payments, PgPaymentStore& store) {
+  for (auto& payment : payments) {
+    if (payment.public_id.empty()) continue;
+    if (auto record = store.find_by_public_id(payment.public_id)) {
+      payment.record = *record;
+      payment.status = record->status;
+    }
+  }
+}
+
+// Replays the samples and prints the verdict; returns true when the server handled each one.
+bool run_replay(const DemoOptions& options, PgPaymentStore& store) {
+  const auto shortcode = lookup_setting("MPESA_SHORTCODE", {}).value_or(std::string(kSandboxShortcode));
+  server::PgConnectionPool pool(Secret(options.database_url), 1);
+  const bool handled = replay_samples(options, store, pool, shortcode);
+  std::cout << (handled ? "Every sample was handled by the server\n"
+                        : "Some samples were not handled: see the rows above\n");
+  return handled;
+}
+
 int run_demo(const DemoOptions& options) {
   check_options(options);
   const auto api_origin = split_url(options.api_url, "--api-url").origin;
@@ -622,13 +643,7 @@ int run_demo(const DemoOptions& options) {
   PaymentFollower follower(api_origin, store, payments);
   std::cout << fmt::format("Waiting up to {} s for every payment to settle\n", options.settle_timeout_s);
   follower.run(std::chrono::seconds(options.settle_timeout_s));
-  for (auto& payment : payments) {
-    if (payment.public_id.empty()) continue;
-    if (auto record = store.find_by_public_id(payment.public_id)) {
-      payment.record = *record;
-      payment.status = record->status;
-    }
-  }
+  refresh_from_database(payments, store);
   if (!follower.used_api()) {
     std::cout << "(GET /api/payments/{id} is not served here, so states were read from the database)\n";
   }
@@ -637,14 +652,7 @@ int run_demo(const DemoOptions& options) {
   std::cout << fmt::format("\n{} of {} payments reached the state their outcome implies\n", reached,
                            payments.size());
 
-  bool replay_ok = true;
-  if (!options.skip_replay) {
-    const auto shortcode = lookup_setting("MPESA_SHORTCODE", {}).value_or(std::string(kSandboxShortcode));
-    server::PgConnectionPool pool(Secret(options.database_url), 1);
-    replay_ok = replay_samples(options, store, pool, shortcode);
-    std::cout << (replay_ok ? "Every sample was handled by the server\n"
-                            : "Some samples were not handled: see the rows above\n");
-  }
+  const bool replay_ok = options.skip_replay || run_replay(options, store);
 
   const std::string page = options.page_url.empty() ? api_origin + "/" : options.page_url;
   std::cout << "\nCheckout page: " << page << "\n";
@@ -664,6 +672,46 @@ std::string demo_footer() {
   return text;
 }
 
+// Where the server, its database and its callback route are.
+void add_server_options(CLI::App* command, DemoOptions& options) {
+  command->add_option("--api-url", options.api_url, "base URL of the server's API listener")
+      ->capture_default_str();
+  command->add_option("--api-key", options.api_key, "bearer key of POST /api/payments")
+      ->envname("MPESA_API_KEY");
+  command->add_option("--callback-url", options.callback_url,
+                      "URL of the server's callback route that the samples are POSTed to")
+      ->envname("MPESA_CALLBACK_URL");
+  command->add_option("--callback-secret", options.callback_secret,
+                      "secret sent in X-Callback-Secret with each sample (the first of a comma "
+                      "separated list is used)")
+      ->envname("MPESA_CALLBACK_SECRET");
+  command->add_option("--database-url", options.database_url,
+                      "PostgreSQL URI of the server's database, for the result table and sample seeding")
+      ->envname("MPESA_DATABASE_URL");
+  command->add_option("--page-url", options.page_url,
+                      "where the checkout page is served, to print at the end; default the API URL")
+      ->capture_default_str();
+}
+
+// What the demo sends and how long it waits.
+void add_run_options(CLI::App* command, DemoOptions& options) {
+  command->add_option("--samples", options.samples_dir, "folder of callback samples (*.json) to replay")
+      ->capture_default_str();
+  command->add_option("--phone-prefix", options.phone_prefix,
+                      "first 10 digits of every demo phone number; the last 2 choose the outcome")
+      ->capture_default_str();
+  command->add_option("--phone", options.phone,
+                      "send one payment to this real handset instead (Daraja's sandbox); any final "
+                      "state passes");
+  command->add_option("--timeout", options.settle_timeout_s, "seconds to wait for all payments to settle")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command->add_option("--request-timeout", options.request_timeout_s, "seconds to wait for each HTTP response")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command->add_flag("--skip-replay", options.skip_replay, "do not replay the callback samples");
+}
+
 }  // namespace
 
 void add_demo_command(CLI::App& app) {
@@ -673,43 +721,9 @@ void add_demo_command(CLI::App& app) {
       "Create one payment per simulator outcome through a running `mpesa-stk serve`, wait for each "
       "to settle, print the results, then replay the callback samples against the callback route");
   command->footer(demo_footer());
-  command->add_option("--api-url", options->api_url, "base URL of the server's API listener")
-      ->capture_default_str();
-  command->add_option("--api-key", options->api_key, "bearer key of POST /api/payments")
-      ->envname("MPESA_API_KEY");
-  command->add_option("--callback-url", options->callback_url,
-                      "URL of the server's callback route that the samples are POSTed to")
-      ->envname("MPESA_CALLBACK_URL");
-  command->add_option("--callback-secret", options->callback_secret,
-                      "secret sent in X-Callback-Secret with each sample (the first of a comma "
-                      "separated list is used)")
-      ->envname("MPESA_CALLBACK_SECRET");
-  command->add_option("--database-url", options->database_url,
-                      "PostgreSQL URI of the server's database, for the result table and sample seeding")
-      ->envname("MPESA_DATABASE_URL");
-  command->add_option("--samples", options->samples_dir, "folder of callback samples (*.json) to replay")
-      ->capture_default_str();
-  command->add_option("--page-url", options->page_url,
-                      "where the checkout page is served, to print at the end; default the API URL")
-      ->capture_default_str();
-  command->add_option("--phone-prefix", options->phone_prefix,
-                      "first 10 digits of every demo phone number; the last 2 choose the outcome")
-      ->capture_default_str();
-  command->add_option("--phone", options->phone,
-                      "send one payment to this real handset instead (Daraja's sandbox); any final "
-                      "state passes");
-  command->add_option("--timeout", options->settle_timeout_s,
-                      "seconds to wait for all payments to settle")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  command->add_option("--request-timeout", options->request_timeout_s,
-                      "seconds to wait for each HTTP response")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  command->add_flag("--skip-replay", options->skip_replay, "do not replay the callback samples");
-  on_run(command, [options] {
-    return run_demo(*options);
-  });
+  add_server_options(command, *options);
+  add_run_options(command, *options);
+  on_run(command, [options] { return run_demo(*options); });
 }
 
 }  // namespace mpesa::cli
