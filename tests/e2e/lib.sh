@@ -31,6 +31,7 @@ e2e_setup() {
 
 e2e_cleanup() {
   local status=$?
+  [ "${E2E_PG_STOPPED:-0}" = 1 ] && start_postgres
   local pid
   for pid in "${E2E_PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
@@ -44,6 +45,10 @@ e2e_cleanup() {
       [ -f "$log" ] || continue
       echo "--- last lines of $(basename "$log")" >&2
       tail -n 30 "$log" >&2
+      if grep -q 'ERROR: .*Sanitizer' "$log"; then
+        echo "--- sanitizer reports in $(basename "$log")" >&2
+        sed -n '/ERROR: .*Sanitizer/,/SUMMARY: /p' "$log" >&2
+      fi
     done
   fi
   rm -rf "$E2E_WORK"
@@ -122,6 +127,20 @@ wait_for_sql() {
   printf '%s\n' "$value"
 }
 
+# stop_serves: stops every running serve with SIGTERM and fails the test unless each exits
+# with status 0, so that a sanitizer report at exit (a leak, say) is not lost.
+stop_serves() {
+  local pid status
+  for pid in "${E2E_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -TERM "$pid"
+    status=0
+    wait "$pid" || status=$?
+    [ "$status" -eq 0 ] || e2e_fail "serve (pid $pid) exited with status $status after SIGTERM"
+  done
+  E2E_PIDS=()
+}
+
 # acked_missing ACKED_FILE: prints how many acknowledged ids have no applied success in the
 # database (the acknowledged set compared with the rows).
 acked_missing() {
@@ -131,4 +150,36 @@ acked_missing() {
     -c "SELECT count(*) FROM acked a
           LEFT JOIN stk_payments p ON p.checkout_request_id = a.id AND p.status = 'succeeded'
          WHERE p.id IS NULL"
+}
+
+# pg_ctl_run ARGS...: runs pg_ctl on the test cluster (as the postgres user when root).
+pg_ctl_run() {
+  : "${MPESA_TEST_PG_BIN:?set by scripts/test}" "${MPESA_TEST_PG_DATA:?set by scripts/test}"
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$MPESA_TEST_PG_BIN/pg_ctl" -D "$MPESA_TEST_PG_DATA" "$@"
+  else
+    "$MPESA_TEST_PG_BIN/pg_ctl" -D "$MPESA_TEST_PG_DATA" "$@"
+  fi
+}
+
+# stop_postgres: stops the shared test cluster; the EXIT trap starts it again if the test
+# ends before start_postgres does.
+stop_postgres() {
+  # postmaster.opts keeps the command line of the running server (port, socket folder,
+  # settings) and pg_ctl start does not read it, so pass its options back.
+  E2E_PG_OPTIONS=$(cut -d' ' -f2- "$MPESA_TEST_PG_DATA/postmaster.opts" | sed -E 's/"-D" "[^"]*" ?//')
+  E2E_PG_STOPPED=1
+  pg_ctl_run -m fast -w stop >/dev/null
+}
+
+# start_postgres: starts the cluster again on its old port. On a shared machine another
+# cluster may have taken the port meanwhile, so it retries for a while.
+start_postgres() {
+  local tries=0
+  until pg_ctl_run -w -t 60 -l "$MPESA_TEST_PG_DATA/../server.log" -o "$E2E_PG_OPTIONS" start >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 30 ] || e2e_fail "PostgreSQL did not start again; see $MPESA_TEST_PG_DATA/../server.log"
+    sleep 1
+  done
+  E2E_PG_STOPPED=0
 }

@@ -61,4 +61,5 @@ expect_equal "events of other kinds" \
 # Authentic requests whose body is not a callback are kept for review, one event each.
 expect_equal "malformed events" \
   "$(sql "SELECT count(*) FROM stk_callback_events WHERE outcome = 'malformed'")" "$authentic_malformed"
+stop_serves
 e2e_log "soak passed"
