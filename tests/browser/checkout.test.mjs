@@ -236,3 +236,30 @@ test("past the page's maximum wait it asks the customer to check M-Pesa messages
   await page.waitForSelector('#app[data-state="succeeded"]', { timeout: 30000 });
   await page.close();
 });
+
+// Sets what document.hidden reports and fires visibilitychange, as a browser does when the
+// customer switches tabs.
+async function setHidden(page, hidden) {
+  await page.evaluate((value) => {
+    Object.defineProperty(document, "hidden", { value, configurable: true });
+    Object.defineProperty(document, "visibilityState", { value: value ? "hidden" : "visible", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+}
+
+test("a hidden tab sends no status requests and catches up when shown", async () => {
+  const { page, tracker } = await openCheckout("?lang=en");
+  await pay(page, "0708374146", 10);
+  await page.waitForSelector('#app[data-state="waiting"]');
+  await setHidden(page, true);
+  await waitFor("the held poll to be aborted", async () => tracker.inFlight === 0, 5000);
+  const before = tracker.statusRequests;
+  // Longer than the simulated customer's answer plus the callback, so the payment settles meanwhile.
+  await page.waitForTimeout(4000);
+  assert.equal(tracker.statusRequests, before);
+  assert.equal(await page.getAttribute("#app", "data-state"), "waiting");
+  await setHidden(page, false);
+  await finalState(page, "succeeded", "after-hidden-tab.png");
+  assert.equal(tracker.maxInFlight, 1);
+  await page.close();
+});
