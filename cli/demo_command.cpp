@@ -94,6 +94,8 @@ struct DemoPayment {
   PaymentStatus status = PaymentStatus::Pending;
   std::string error;
   std::optional<PaymentRecord> record;
+  /// The results stored for the payment, oldest first ("callback applied, callback duplicate").
+  std::string events;
   bool reported = false;
 };
 
@@ -339,16 +341,6 @@ std::string settle_seconds(const PaymentRecord& record) {
   return fmt::format("{:.1f}", seconds_between(record.created_at, *record.completed_at));
 }
 
-// "query" alone hides that a late callback arrived afterwards with the receipt.
-std::string learnt_column(const DemoPayment& payment) {
-  if (!payment.record) return "-";
-  std::string via = learnt_via_text(*payment.record);
-  if (payment.scenario->receipt_follows && payment.record->receipt &&
-      payment.record->learnt_via == server::LearntVia::Query) {
-    via += " (+callback)";
-  }
-  return via;
-}
 
 bool reached_expected(const DemoPayment& payment) {
   if (!payment.error.empty()) return false;
@@ -361,18 +353,22 @@ std::string expected_text(const Scenario& scenario) {
 }
 
 void print_table(const std::vector<DemoPayment>& payments) {
-  constexpr std::string_view kRow = "{:<19} {:<13} {:>6}  {:<10} {:<17} {:<11} {:>7}  {}\n";
+  constexpr std::string_view kRow = "{:<19} {:<13} {:>6}  {:<10} {:<10} {:<11} {:>7}  {:<3}  {}\n";
   std::cout << "\n"
-            << fmt::format(fmt::runtime(kRow), "outcome", "phone", "amount", "status",
-                           "learnt via", "receipt", "seconds", "expected");
+            << fmt::format(fmt::runtime(kRow), "outcome", "phone", "amount", "status", "learnt via",
+                           "receipt", "seconds", "ok", "results stored");
   for (const auto& payment : payments) {
     const PaymentRecord* record = payment.record ? &*payment.record : nullptr;
-    std::cout << fmt::format(
-        fmt::runtime(kRow), payment.scenario->name, mask_phone(record ? record->phone : payment.phone),
-        payment.scenario->amount,
-        to_string(payment.status), learnt_column(payment),
-        record && record->receipt ? *record->receipt : "-", record ? settle_seconds(*record) : "-",
-        reached_expected(payment) ? "yes" : fmt::format("NO, expected {}", expected_text(*payment.scenario)));
+    std::cout << fmt::format(fmt::runtime(kRow), payment.scenario->name,
+                             mask_phone(record ? record->phone : payment.phone), payment.scenario->amount,
+                             to_string(payment.status), record ? learnt_via_text(*record) : "-",
+                             record && record->receipt ? *record->receipt : "-",
+                             record ? settle_seconds(*record) : "-", reached_expected(payment) ? "yes" : "NO",
+                             payment.events.empty() ? "-" : payment.events);
+    if (!reached_expected(payment)) {
+      std::cout << fmt::format("    expected {}, got {}\n", expected_text(*payment.scenario),
+                               to_string(payment.status));
+    }
     if (!payment.error.empty()) std::cout << "    " << payment.error << "\n";
   }
 }
@@ -457,6 +453,26 @@ std::string latest_outcome(server::PgConnectionPool& pool, const std::string& ch
   } catch (const std::exception& error) {
     lease->discard();
     return "unknown (" + server::storage_error(error, "read the event").message + ")";
+  }
+}
+
+// The results stored for payment `payment_id`, oldest first, as "source outcome" pairs.
+std::string event_trail(server::PgConnectionPool& pool, std::int64_t payment_id) {
+  auto lease = pool.acquire();
+  if (!lease) return "unknown (" + lease.error().message + ")";
+  try {
+    pqxx::read_transaction transaction(**lease);
+    const auto rows = transaction.exec_params(
+        "SELECT source, outcome FROM stk_callback_events WHERE payment_id = $1 ORDER BY id", payment_id);
+    std::string trail;
+    for (const auto& row : rows) {
+      if (!trail.empty()) trail += ", ";
+      trail += row[0].as<std::string>() + " " + row[1].as<std::string>();
+    }
+    return trail;
+  } catch (const std::exception& error) {
+    lease->discard();
+    return "unknown (" + server::storage_error(error, "read the events").message + ")";
   }
 }
 
@@ -606,21 +622,23 @@ std::vector<DemoPayment> create_payments(const DemoOptions& options, httplib::Cl
   return payments;
 }
 
-// Reads every payment's final row, including a receipt that arrived after it settled.
-void refresh_from_database(std::vector<DemoPayment>& payments, PgPaymentStore& store) {
+// Reads every payment's final row, including a receipt that arrived after it settled, and
+// the results stored for it.
+void refresh_from_database(std::vector<DemoPayment>& payments, PgPaymentStore& store,
+                           server::PgConnectionPool& pool) {
   for (auto& payment : payments) {
     if (payment.public_id.empty()) continue;
     if (auto record = store.find_by_public_id(payment.public_id)) {
       payment.record = *record;
       payment.status = record->status;
+      payment.events = event_trail(pool, record->id);
     }
   }
 }
 
 // Replays the samples and prints the verdict; returns true when the server handled each one.
-bool run_replay(const DemoOptions& options, PgPaymentStore& store) {
+bool run_replay(const DemoOptions& options, PgPaymentStore& store, server::PgConnectionPool& pool) {
   const auto shortcode = lookup_setting("MPESA_SHORTCODE", {}).value_or(std::string(kSandboxShortcode));
-  server::PgConnectionPool pool(Secret(options.database_url), 1);
   const bool handled = replay_samples(options, store, pool, shortcode);
   std::cout << (handled ? "Every sample was handled by the server\n"
                         : "Some samples were not handled: see the rows above\n");
@@ -643,7 +661,8 @@ int run_demo(const DemoOptions& options) {
   PaymentFollower follower(api_origin, store, payments);
   std::cout << fmt::format("Waiting up to {} s for every payment to settle\n", options.settle_timeout_s);
   follower.run(std::chrono::seconds(options.settle_timeout_s));
-  refresh_from_database(payments, store);
+  server::PgConnectionPool pool(Secret(options.database_url), 1);
+  refresh_from_database(payments, store, pool);
   if (!follower.used_api()) {
     std::cout << "(GET /api/payments/{id} is not served here, so states were read from the database)\n";
   }
@@ -652,7 +671,7 @@ int run_demo(const DemoOptions& options) {
   std::cout << fmt::format("\n{} of {} payments reached the state their outcome implies\n", reached,
                            payments.size());
 
-  const bool replay_ok = options.skip_replay || run_replay(options, store);
+  const bool replay_ok = options.skip_replay || run_replay(options, store, pool);
 
   const std::string page = options.page_url.empty() ? api_origin + "/" : options.page_url;
   std::cout << "\nCheckout page: " << page << "\n";
