@@ -1,7 +1,8 @@
 -- A callback can arrive while the push acknowledgement that names its CheckoutRequestID is
--- being stored. stk_apply_result now takes a transaction-level advisory lock on the
--- CheckoutRequestID (class 42101), which the acknowledgement takes too, so the early
--- callback is either matched or found and applied by the acknowledgement.
+-- being stored. When stk_apply_result finds no payment it now takes a transaction-level
+-- advisory lock on the CheckoutRequestID (class 42101) and looks again. The acknowledgement
+-- takes the same lock, so the early callback is either matched or found and applied by the
+-- acknowledgement.
 CREATE OR REPLACE FUNCTION stk_apply_result(
     p_source              text,
     p_checkout_request_id text,
@@ -29,14 +30,19 @@ BEGIN
             USING ERRCODE = '22023';
     END IF;
 
-    -- Serialises with the transaction that stores the push acknowledgement for the same
-    -- CheckoutRequestID: either this call sees the stored id, or its unmatched event is
-    -- committed before the acknowledgement looks for early callbacks.
-    PERFORM pg_advisory_xact_lock(42101, hashtext(p_checkout_request_id));
-
     SELECT * INTO pay FROM stk_payments p
      WHERE p.checkout_request_id = p_checkout_request_id
        FOR UPDATE;
+
+    -- Not found: the push acknowledgement naming this id may be committing right now. The
+    -- lock waits for it, and the second look sees it; otherwise this event is committed as
+    -- unmatched before the acknowledgement (which takes the same lock) searches for it.
+    IF NOT FOUND THEN
+        PERFORM pg_advisory_xact_lock(42101, hashtext(p_checkout_request_id));
+        SELECT * INTO pay FROM stk_payments p
+         WHERE p.checkout_request_id = p_checkout_request_id
+           FOR UPDATE;
+    END IF;
 
     -- A push whose answer was lost has no CheckoutRequestID. Only a success names the phone
     -- and the amount, so only a success can be matched to such a payment.

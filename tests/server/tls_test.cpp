@@ -43,8 +43,8 @@ TEST_CASE("tls: callback listener serves HTTPS") {
   CHECK(database.scalar("SELECT outcome FROM stk_callback_events") == "unmatched");
 
   httplib::Client plain("127.0.0.1", server.app().callback_port());
-  const auto refused = plain.Post(fmt::format("/mpesa/callback/{}", kSecretOne), "{}", "application/json");
-  CHECK_MESSAGE(!(refused && refused->status == 200), "plain HTTP must not reach the route");
+  const auto plain_result = plain.Post(fmt::format("/mpesa/callback/{}", kSecretOne), "{}", "application/json");
+  CHECK_MESSAGE(!(plain_result && plain_result->status == 200), "plain HTTP must not reach the route");
   CHECK(database.event_count() == 1);
 }
 
