@@ -18,6 +18,10 @@ namespace {
 
 using simdjson::dom::element;
 
+constexpr std::int64_t kMaxTokenLifeSeconds = 86'400;
+// Far above Daraja's 250,000 shilling limit, so only nonsense is rejected as unparseable.
+constexpr std::int64_t kMaxAmountShillings = 1'000'000'000'000;
+
 Error parse_error(std::string message) {
   Error error;
   error.kind = ErrorKind::Parse;
@@ -75,7 +79,12 @@ std::optional<std::int64_t> integer_value(element value) {
 
 // Amount as cents. Daraja writes `1`, `1.00` or `2.0`; a numeric string is accepted too.
 std::optional<std::int64_t> amount_cents(element value) {
-  if (value.is_int64()) return value.get_int64().value_unsafe() * 100;
+  if (value.is_int64()) {
+    // The range check keeps the multiplication by 100 from overflowing.
+    const std::int64_t shillings = value.get_int64().value_unsafe();
+    if (shillings < 0 || shillings > kMaxAmountShillings) return std::nullopt;
+    return shillings * 100;
+  }
   double number = 0;
   if (value.is_double()) {
     number = value.get_double().value_unsafe();
@@ -87,7 +96,7 @@ std::optional<std::int64_t> amount_cents(element value) {
   } else {
     return std::nullopt;
   }
-  if (!std::isfinite(number) || number < 0 || number > 1e12) return std::nullopt;
+  if (!std::isfinite(number) || number < 0 || number > kMaxAmountShillings) return std::nullopt;
   return std::llround(number * 100);
 }
 
@@ -352,23 +361,29 @@ Result<TokenResponse> parse_token_response(std::string_view body) {
   const auto root = parse_json(parser, padded);
   if (!root || !root->is_object()) {
     return fail(parse_error(
-        "OAuth answer is not a JSON object (an HTML page or a proxy error?); check "
+        "OAuth response is not a JSON object (an HTML page or a proxy error?); check "
         "MPESA_BASE_URL"));
   }
   auto token = string_member(*root, "access_token");
-  if (!token || token->empty()) return fail(parse_error("OAuth answer has no access_token"));
+  if (!token || token->empty()) return fail(parse_error("OAuth response has no access_token"));
 
   const auto expires = member(*root, "expires_in");
   std::optional<std::int64_t> seconds = expires ? integer_value(*expires) : std::nullopt;
   if (!seconds && expires && expires->is_double()) {
-    seconds = static_cast<std::int64_t>(expires->get_double().value_unsafe());
+    // Converting a double outside the int64 range is undefined, so check the range first.
+    const double number = expires->get_double().value_unsafe();
+    if (std::isfinite(number) && number >= 1 && number <= 1e12) {
+      seconds = static_cast<std::int64_t>(number);
+    }
   }
   if (!seconds || *seconds <= 0) {
-    return fail(parse_error("OAuth answer has no positive expires_in"));
+    return fail(parse_error("OAuth response has no positive expires_in"));
   }
   TokenResponse response;
   response.access_token = Secret(std::move(*token));
-  response.expires_in_seconds = *seconds;
+  // Daraja tokens last 3599 s. A larger value is clamped to a day, so expiry arithmetic on
+  // steady_clock cannot overflow.
+  response.expires_in_seconds = std::min(*seconds, kMaxTokenLifeSeconds);
   return response;
 }
 

@@ -157,6 +157,10 @@ TEST_SUITE("parse_stk_callback") {
          R"({"Body":{"stkCallback":{"MerchantRequestID":"m","CheckoutRequestID":"c",)"
          R"("ResultCode":0,"CallbackMetadata":{"Item":{}}}}})",
          "Item"},
+        {"Amount beyond int64 cents",
+         R"({"Body":{"stkCallback":{"MerchantRequestID":"m","CheckoutRequestID":"c",)"
+         R"("ResultCode":0,"CallbackMetadata":{"Item":[{"Name":"Amount","Value":9223372036854775807}]}}}})",
+         "Amount"},
         {"Amount as text",
          R"({"Body":{"stkCallback":{"MerchantRequestID":"m","CheckoutRequestID":"c",)"
          R"("ResultCode":0,"CallbackMetadata":{"Item":[{"Name":"Amount","Value":"one"}]}}}})",
@@ -278,6 +282,25 @@ TEST_SUITE("parse_token_response") {
     REQUIRE(text.has_value());
     CHECK(text->access_token.reveal() == "Hn5QaW2eRt8YuI4oPl7KjMs3Zx9C");
     CHECK(text->expires_in_seconds == 3599);
+  }
+
+  TEST_CASE("huge expires_in values are clamped to a day") {
+    const char* bodies[] = {
+        R"({"access_token":"abc","expires_in":99999999999})",
+        R"({"access_token":"abc","expires_in":"99999999999"})",
+        R"({"access_token":"abc","expires_in":5555555555.9})",
+    };
+    for (const char* body : bodies) {
+      INFO("body: ", body);
+      const auto token = mpesa::parse_token_response(body);
+      REQUIRE(token.has_value());
+      CHECK(token->expires_in_seconds == 86400);
+    }
+    const auto fractional = mpesa::parse_token_response(R"({"access_token":"abc","expires_in":3599.0})");
+    REQUIRE(fractional.has_value());
+    CHECK(fractional->expires_in_seconds == 3599);
+    CHECK_FALSE(mpesa::parse_token_response(R"({"access_token":"abc","expires_in":5.5e86})"));
+    CHECK_FALSE(mpesa::parse_token_response(R"({"access_token":"abc","expires_in":-1e300})"));
   }
 
   TEST_CASE("error bodies, HTML, empty tokens and bad expiries are parse errors") {

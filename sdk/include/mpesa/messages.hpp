@@ -60,7 +60,8 @@ struct QueryResult {
 /// An OAuth answer from `/oauth/v1/generate`.
 struct TokenResponse {
   Secret access_token;
-  /// `expires_in` in seconds; Daraja sends it as a number or as a string.
+  /// `expires_in` in seconds; Daraja sends it as a number or as a string. Values above one
+  /// day are clamped to a day.
   std::int64_t expires_in_seconds = 0;
 };
 
