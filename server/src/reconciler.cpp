@@ -83,6 +83,12 @@ milliseconds QueryPacer::time_to_next() {
   return milliseconds(static_cast<std::int64_t>(std::ceil((1.0 - tokens_) / rate_ * 1000.0)));
 }
 
+void QueryPacer::drain() {
+  std::lock_guard lock(mutex_);
+  refill();
+  tokens_ = 0;
+}
+
 Reconciler::Reconciler(std::shared_ptr<PaymentStore> store, std::shared_ptr<StkApi> stk,
                        ReconcilerSettings settings, std::shared_ptr<spdlog::logger> logger,
                        std::shared_ptr<const Clock> clock)
@@ -147,6 +153,7 @@ void Reconciler::reconcile(const PaymentRecord& payment, ReconcilePass& pass) {
     ++pass.transient_errors;
     logger_->warn("reconcile {}: query failed, asking again later: {}", describe_payment(payment),
                   query.error().describe());
+    if (query.error().kind == ErrorKind::RateLimited) pacer_.drain();
     after_unsettled(payment, pass);
     return;
   }

@@ -177,7 +177,10 @@ TEST_CASE("spike arrest, 5xx and 'does not exist' never settle a payment") {
   CHECK(not_found.error().kind == ErrorKind::NotFound);
   fixture.stk->script(checkout, not_found);
 
-  auto reconciler = fixture.make_reconciler();
+  // Spike arrest empties the query pacer; a fast refill lets the next pass ask at once.
+  server::ReconcilerSettings settings;
+  settings.query_rate = 1000;
+  auto reconciler = fixture.make_reconciler(settings);
   int errors = 0;
   for (int pass = 0; pass < 3; ++pass) {
     ReconcileFixture::make_due(public_id);
@@ -188,6 +191,26 @@ TEST_CASE("spike arrest, 5xx and 'does not exist' never settle a payment") {
   CHECK(fixture.stk->queries(checkout) == 3);
   CHECK(PgTestDatabase::instance().event_count() == 0);
   CHECK(ReconcileFixture::column(public_id, "reconcile_attempts") == "3");
+}
+
+TEST_CASE("spike arrest stops the pass and leaves the other payments due") {
+  ReconcileFixture fixture;
+  for (int i = 0; i < 3; ++i) {
+    const auto checkout = fmt::format("ws_CO_spike_{}", i);
+    fixture.seed_due(checkout);
+    fixture.stk->script(checkout, fail(error_of(ErrorKind::RateLimited, 429)));
+  }
+  server::ReconcilerSettings settings;
+  settings.query_rate = 0.001;
+  settings.query_burst = 10;
+  auto reconciler = fixture.make_reconciler(settings);
+  const auto pass = reconciler.run_once();
+  CHECK(pass.claimed == 3);
+  CHECK(pass.queried == 1);
+  CHECK(fixture.stk->total() == 1);
+  CHECK(PgTestDatabase::instance().scalar(
+            "SELECT count(*) FROM stk_payments WHERE status = 'pending' AND next_reconcile_at <= now()") == "2");
+  CHECK(reconciler.run_once().queried == 0);
 }
 
 TEST_CASE("a payment still pending at its deadline becomes timed_out, and a later success still wins") {

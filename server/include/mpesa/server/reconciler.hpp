@@ -64,6 +64,9 @@ class QueryPacer {
   [[nodiscard]] bool take();
   /// Time until the next whole token.
   [[nodiscard]] std::chrono::milliseconds time_to_next();
+  /// Empties the bucket, after Daraja's spike arrest answered, so queries resume only at
+  /// the configured rate.
+  void drain();
 
  private:
   void refill();
