@@ -651,7 +651,8 @@ int run_demo(const DemoOptions& options) {
   auto api = make_client(api_origin, options.request_timeout_s);
   PgPaymentStore store(Secret(options.database_url), 2);
   if (const auto ping = store.ping(); !ping) {
-    std::cerr << "mpesa-stk: cannot reach the database: " << ping.error().describe() << "\n";
+    std::cerr << "mpesa-stk: cannot reach the database: " << ping.error().describe()
+              << "\nCheck --database-url (MPESA_DATABASE_URL): it must name the database `serve` uses.\n";
     return kExitFailure;
   }
 
