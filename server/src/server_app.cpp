@@ -131,6 +131,19 @@ void ServerApp::log_security_settings() const {
 // The LISTEN/NOTIFY relay wakes long polls for changes made by other instances; the
 // reconciler settles payments whose callback never came.
 void ServerApp::start_frontend_support() {
+  const auto& config = context_.config;
+  if (config.public_checkout) {
+    context_.logger->warn("MPESA_PUBLIC_CHECKOUT=1: POST /api/checkout starts payments without the API key, "
+                          "limited to {} per second per address (burst {})",
+                          config.checkout_rate_limit, config.checkout_rate_burst);
+  }
+  if (!config.cors_origins.empty()) {
+    context_.logger->info("CORS allowed for {} origins (MPESA_CORS_ORIGINS)", config.cors_origins.size());
+  }
+  if (!config.static_dir.empty()) context_.logger->info("serving {} at /", config.static_dir.string());
+  context_.logger->info("status API: at most {} long polls at once, {} requests per second per address",
+                        status_api_->max_waiters(), config.status_rate_limit);
+
   status_listener_ = std::make_unique<StatusListener>(context_.config.database_url, context_.notifier,
                                                       context_.logger);
   status_listener_->start();
