@@ -132,10 +132,13 @@ void ServerApp::log_security_settings() const {
 // reconciler settles payments whose callback never came.
 void ServerApp::start_frontend_support() {
   const auto& config = context_.config;
-  if (config.public_checkout) {
+  if (config.public_checkout && config.checkout_rate_limit > 0) {
     context_.logger->warn("MPESA_PUBLIC_CHECKOUT=1: POST /api/checkout starts payments without the API key, "
                           "limited to {} per second per address (burst {})",
                           config.checkout_rate_limit, config.checkout_rate_burst);
+  } else if (config.public_checkout) {
+    context_.logger->warn("MPESA_PUBLIC_CHECKOUT=1 with MPESA_CHECKOUT_RATE_LIMIT=0: POST /api/checkout starts "
+                          "payments without the API key and without a rate limit");
   }
   if (!config.cors_origins.empty()) {
     context_.logger->info("CORS allowed for {} origins (MPESA_CORS_ORIGINS)", config.cors_origins.size());
