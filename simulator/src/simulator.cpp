@@ -234,6 +234,11 @@ void Simulator::Impl::register_routes() {
   // Each open keep-alive connection occupies a worker until it goes idle, and load tests
   // open many; httplib's default pool has as few as 8 workers.
   server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  // Clients keep one connection per thread as they would with Daraja: httplib would close it
+  // after 5 requests, and without TCP_NODELAY each small answer waits for the client's
+  // delayed ACK (about 40 ms).
+  server.set_keep_alive_max_count(100000);
+  server.set_tcp_nodelay(true);
   server.set_payload_max_length(kMaxBodyBytes);
   server.set_read_timeout(std::chrono::seconds(10));
   server.set_write_timeout(std::chrono::seconds(10));
