@@ -284,7 +284,10 @@ void StatusApi::get_status(const httplib::Request& request, httplib::Response& r
   const bool client_is_current = if_none_match.empty() || etag_matches(if_none_match, etag);
   if (subscription && payment->status == PaymentStatus::Pending && client_is_current) {
     response.set_header("X-Long-Poll", "waited");
-    if (subscription->wait_for(std::chrono::seconds(*wait_seconds))) {
+    blocked_.fetch_add(1);
+    const bool changed = subscription->wait_for(std::chrono::seconds(*wait_seconds));
+    blocked_.fetch_sub(1);
+    if (changed) {
       auto fresh = context_.store->find_by_public_id(public_id);
       if (fresh) {
         body = render_payment_status(*fresh, language);

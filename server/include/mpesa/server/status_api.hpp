@@ -45,8 +45,8 @@ class StatusApi {
   /// Registers the routes on `server`.
   void install(httplib::Server& server);
 
-  /// Long polls waiting right now.
-  [[nodiscard]] int waiting() const noexcept { return waiting_.load(); }
+  /// Long polls blocked right now, waiting for their payment to change.
+  [[nodiscard]] int waiting() const noexcept { return blocked_.load(); }
   [[nodiscard]] int max_waiters() const noexcept { return max_waiters_; }
 
  private:
@@ -66,7 +66,10 @@ class StatusApi {
   RateLimiter status_limiter_;
   RateLimiter checkout_limiter_;
   int max_waiters_;
+  /// Long-poll places taken (checked against max_waiters_).
   std::atomic<int> waiting_{0};
+  /// Requests inside the wait itself; a subset of waiting_.
+  std::atomic<int> blocked_{0};
 };
 
 }  // namespace mpesa::server
