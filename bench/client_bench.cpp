@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   mpesa::simulator::SimulatorConfig simulator_config;
   simulator_config.consumer_key = "bench-key";
   simulator_config.consumer_secret = mpesa::Secret("bench-consumer-secret");
-  // Nobody answers during the run, so no callback is sent; pushes stay pending.
+  // The simulated customer answers after the run, so no callback is sent and pushes stay pending.
   simulator_config.answer_delay = std::chrono::minutes(30);
   simulator_config.late_callback_timeout = std::chrono::minutes(30);
   simulator_config.max_kept_pushes = static_cast<std::size_t>(threads) * static_cast<std::size_t>(pushes_per_thread) + 16;

@@ -31,7 +31,7 @@ rss_kib() {
 }
 
 # wrk_figure FILE NAME: prints one figure from a saved wrk --latency output: rps, p50, p99
-# (latencies in ms), requests, errors (socket errors plus non-2xx answers).
+# (latencies in ms), requests, errors (socket errors plus non-2xx responses).
 wrk_figure() {
   local file=$1 name=$2
   case "$name" in

@@ -118,7 +118,7 @@ std::vector<Job> soak_plan(const Options& options, SoakShape& shape) {
   std::vector<Job> jobs;
   jobs.reserve(static_cast<std::size_t>(total));
   // The first half of the duplicates directly follow their original, so two threads send
-  // both at nearly the same moment; the second half come at the end, after the original
+  // both at nearly the same moment. The second half come at the end, after the original
   // was applied.
   const std::int64_t concurrent = shape.duplicates / 2;
   const std::int64_t late = shape.duplicates - concurrent;
