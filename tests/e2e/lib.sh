@@ -31,7 +31,10 @@ e2e_setup() {
 
 e2e_cleanup() {
   local status=$?
-  [ "${E2E_PG_STOPPED:-0}" = 1 ] && start_postgres
+  # In a subshell, so that a failure to start PostgreSQL still lets the servers be stopped.
+  if [ "${E2E_PG_STOPPED:-0}" = 1 ]; then
+    (start_postgres) || echo "PostgreSQL could not be started again; later tests will fail" >&2
+  fi
   local pid
   for pid in "${E2E_PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
