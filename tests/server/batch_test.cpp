@@ -64,6 +64,33 @@ TEST_CASE("batch: outcomes come back in request order") {
   CHECK_FALSE(database.scalar("SELECT transaction_time FROM stk_payments WHERE checkout_request_id = 'ws_CO_a'").empty());
 }
 
+TEST_CASE("batch: reused receipt conflicts, others apply") {
+  auto& database = PgTestDatabase::instance();
+  database.reset();
+  server::PgPaymentStore store(Secret(database.url()), 2);
+  database.seed_payment("ws_CO_r1", "254708374149", 1);
+  database.seed_payment("ws_CO_r2", "254708374149", 1);
+  database.seed_payment("ws_CO_r3", "254708374149", 1);
+  REQUIRE(store.apply_result(success_for("ws_CO_r1", "RCPTR00001")).has_value());
+
+  const std::vector<server::ReceivedResult> batch = {
+      success_for("ws_CO_r2", "RCPTR00001"),  // the receipt of ws_CO_r1
+      success_for("ws_CO_r3", "RCPTR00003"),
+  };
+  const auto applied = store.apply_results(batch);
+  REQUIRE_MESSAGE(applied.has_value(), (applied ? "" : applied.error().describe()));
+  CHECK((*applied)[0].outcome == CallbackOutcome::Conflict);
+  CHECK((*applied)[1].outcome == CallbackOutcome::Applied);
+  CHECK((*applied)[1].status == PaymentStatus::Succeeded);
+  CHECK(database.scalar("SELECT status FROM stk_payments WHERE checkout_request_id = 'ws_CO_r2'") == "pending");
+  CHECK(database.scalar("SELECT mpesa_receipt_number FROM stk_payments WHERE checkout_request_id = 'ws_CO_r3'") ==
+        "RCPTR00003");
+  CHECK(database.scalar("SELECT string_agg(outcome, ',' ORDER BY id) FROM stk_callback_events "
+                        "WHERE checkout_request_id IN ('ws_CO_r2', 'ws_CO_r3')") == "conflict,applied");
+  CHECK(database.scalar("SELECT source_address FROM stk_callback_events WHERE checkout_request_id = 'ws_CO_r3'") ==
+        "196.201.214.200");
+}
+
 TEST_CASE("batch: concurrent duplicates through the batcher apply once") {
   auto& database = PgTestDatabase::instance();
   database.reset();
