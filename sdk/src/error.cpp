@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "mpesa/masking.hpp"
+
 namespace mpesa {
 
 std::string_view to_string(ErrorKind kind) noexcept {
@@ -45,7 +47,10 @@ std::string Error::describe() const {
   }
   if (!request_id.empty()) {
     text += (http_status != 0 || !daraja_error_code.empty()) ? ", " : " (";
-    text += fmt::format("requestId {}", request_id);
+    // Daraja echoes the CheckoutRequestID as requestId in some query answers; its tail is
+    // the payer's phone number, so it is shortened before it can reach a log line.
+    const bool is_checkout_id = request_id.starts_with("ws_CO_");
+    text += fmt::format("requestId {}", is_checkout_id ? shorten_checkout_id(request_id) : request_id);
   }
   if (http_status != 0 || !daraja_error_code.empty() || !request_id.empty()) text += ")";
   return text;

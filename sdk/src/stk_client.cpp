@@ -180,7 +180,10 @@ struct StkClient::Impl {
                    elapsed.count(), to_string(error.kind), context);
       return fail(std::move(error));
     }
-    const std::string request_id = detail::daraja_request_id(response->body);
+    // A "being processed" query answer echoes the CheckoutRequestID as its requestId, and
+    // that id ends with the payer's phone digits, so such an id is shortened like the others.
+    std::string request_id = detail::daraja_request_id(response->body);
+    if (request_id.starts_with("ws_CO_")) request_id = shorten_checkout_id(request_id);
     logger->info("daraja {} {} status={} duration_ms={} request_id={}{}", method, bare_path,
                  response->status, elapsed.count(), request_id.empty() ? "-" : request_id,
                  context);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "mpesa/error.hpp"
 #include "mpesa/masking.hpp"
 #include "mpesa/password.hpp"
 #include "mpesa/payment_status.hpp"
@@ -186,5 +187,29 @@ TEST_SUITE("secret") {
     CHECK_FALSE(mpesa::constant_time_equals("abc", "abd"));
     CHECK_FALSE(mpesa::constant_time_equals("abc", "abcd"));
     CHECK_FALSE(mpesa::constant_time_equals("", "a"));
+  }
+}
+
+TEST_SUITE("error") {
+  TEST_CASE("describe shortens a checkout id used as requestId") {
+    mpesa::Error error;
+    error.kind = mpesa::ErrorKind::Unavailable;
+    error.http_status = 500;
+    error.daraja_error_code = "500.001.1001";
+    error.request_id = "ws_CO_021020261810465180000006";
+    error.message = "the transaction is being processed";
+    const std::string text = error.describe();
+    CHECK(text.find("ws_CO_0210") != std::string::npos);
+    CHECK(text.find("5180000006") == std::string::npos);
+    CHECK(text.find("errorCode 500.001.1001") != std::string::npos);
+  }
+
+  TEST_CASE("describe keeps other request ids whole") {
+    mpesa::Error error;
+    error.kind = mpesa::ErrorKind::DarajaRejected;
+    error.http_status = 400;
+    error.request_id = "c9b1-4b6e-93d1-4bd1a1d8e5f2";
+    error.message = "Invalid CallBackURL";
+    CHECK(error.describe().find("requestId c9b1-4b6e-93d1-4bd1a1d8e5f2") != std::string::npos);
   }
 }
