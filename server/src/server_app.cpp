@@ -32,13 +32,30 @@ std::unique_ptr<httplib::Server> make_callback_server(const ServerConfig& config
   return server;
 }
 
-int bind_listener(httplib::Server& server, const ListenAddress& address, std::string_view setting) {
+// Binds like bind_to_port, then raises the listen backlog. cpp-httplib 0.11.4 listens with a
+// backlog of 5, so 64 connections opened at once overflow the accept queue and each dropped
+// handshake waits a second or more for a TCP retransmission. A second listen() call on the
+// bound socket raises the backlog, and the socket options hook is the only code given the socket.
+int bind_with_backlog(httplib::Server& server, const ListenAddress& address) {
+  auto socket = std::make_shared<socket_t>(INVALID_SOCKET);
+  server.set_socket_options([socket](socket_t sock) {
+    httplib::default_socket_options(sock);
+    *socket = sock;
+  });
+  int port = -1;
   if (address.port == 0) {
-    const int port = server.bind_to_any_port(address.host);
-    if (port > 0) return port;
+    port = server.bind_to_any_port(address.host);
   } else if (server.bind_to_port(address.host.c_str(), address.port)) {
-    return address.port;
+    port = address.port;
   }
+  server.set_socket_options(httplib::default_socket_options);
+  if (port > 0 && *socket != INVALID_SOCKET) ::listen(*socket, SOMAXCONN);
+  return port;
+}
+
+int bind_listener(httplib::Server& server, const ListenAddress& address, std::string_view setting) {
+  const int port = bind_with_backlog(server, address);
+  if (port > 0) return port;
   throw ConfigError(fmt::format("{}: could not listen on {}; the port may be in use or the address "
                                 "not local", setting, address.to_string()));
 }
