@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
       const auto result = client.query(ack->checkout_request_id);
       if (!result) {
         std::cerr << "query failed: " << result.error().describe() << "\n";
-        // Daraja sometimes answers "does not exist" for a push it accepted moments ago.
+        // Daraja sometimes returns "does not exist" for a push it accepted moments ago.
         const bool try_again = result.error().retryable() ||
                                result.error().kind == mpesa::ErrorKind::NotFound;
         if (!try_again) return 1;
