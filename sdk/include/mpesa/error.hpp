@@ -6,7 +6,7 @@
 
 namespace mpesa {
 
-/// What went wrong, phrased as what the caller should do next.
+/// The category of a failure, named after the action it requires of the caller.
 enum class ErrorKind {
   /// The request failed a local check before any network call. Fix the input; do not retry.
   InvalidRequest,
@@ -20,15 +20,15 @@ enum class ErrorKind {
   /// Daraja rejected the credentials or the token twice in a row. Fix the consumer key,
   /// secret or app products; retrying does not help.
   Auth,
-  /// Daraja answered with an error for this request (bad field, wrong credentials, merchant
+  /// Daraja returned an error for this request (bad field, wrong credentials, merchant
   /// missing, subscriber locked). The request was not accepted; change it before resending.
   DarajaRejected,
-  /// Daraja's spike arrest or quota answered. Retry after a delay.
+  /// Daraja's spike arrest or quota rejected the request. Retry after a delay.
   RateLimited,
   /// Daraja is busy or failed inside (5xx, "system busy") before the request was accepted.
   /// Retry later.
   Unavailable,
-  /// A push may have reached Daraja, but no answer arrived (timeout or 5xx after sending).
+  /// A push may have reached Daraja, but no response arrived (timeout or 5xx after sending).
   /// Never resend it: reconcile with STK Push Query or wait for the callback.
   OutcomeUnknown,
   /// A response or callback body did not have the expected shape. Log it for review.

@@ -41,7 +41,7 @@ struct StkCallback {
   [[nodiscard]] PaymentStatus status() const noexcept;
 };
 
-/// The answer of STK Push Query. "The transaction is being processed", whether it came as
+/// The response of STK Push Query. "The transaction is being processed", whether it came as
 /// the 500.001.1001 error body or as ResultCode 4999, sets `pending`.
 struct QueryResult {
   bool pending = false;
@@ -57,7 +57,7 @@ struct QueryResult {
   [[nodiscard]] PaymentStatus status() const noexcept;
 };
 
-/// An OAuth answer from `/oauth/v1/generate`.
+/// An OAuth response from `/oauth/v1/generate`.
 struct TokenResponse {
   Secret access_token;
   /// `expires_in` in seconds; Daraja sends it as a number or as a string. Values above one
@@ -76,7 +76,7 @@ struct DarajaError {
 /// mistyped field.
 [[nodiscard]] Result<StkCallback> parse_stk_callback(std::string_view body);
 
-/// Parses an STK Push Query answer given its HTTP status and body. A "being processed" error
+/// Parses an STK Push Query response given its HTTP status and body. A "being processed" error
 /// body returns a pending QueryResult; other Daraja errors return an Error classified like
 /// push errors ("does not exist" is ErrorKind::NotFound).
 [[nodiscard]] Result<QueryResult> parse_query_result(int http_status, std::string_view body);
@@ -91,12 +91,14 @@ struct DarajaError {
 /// Parses a Daraja error body; returns nothing when the body is not of that shape.
 [[nodiscard]] std::optional<DarajaError> parse_daraja_error(std::string_view body);
 
-/// Classifies a non-success Daraja answer into an Error: invalid token (404.001.03,
-/// 404.001.04) is Auth, spike arrest and quota (500.003.02 with "Spike", 500.003.03) are
-/// RateLimited, "system busy" and other 5xx are Unavailable, 500.001.1001 is read by its
-/// message (wrong credentials, merchant missing, subscriber locked are DarajaRejected),
-/// 400.002.02 is DarajaRejected. When `is_push` is true, a 5xx without a recognised
-/// rejection is OutcomeUnknown, because the push may have been accepted.
+/// Classifies a non-success Daraja response into an Error.
+/// - Invalid token (404.001.03, 404.001.04) is Auth.
+/// - Spike arrest and quota (500.003.02 with "Spike", 500.003.03) are RateLimited.
+/// - "System busy" and other 5xx are Unavailable.
+/// - 500.001.1001 is read by its message: wrong credentials, merchant missing and subscriber
+///   locked are DarajaRejected. 400.002.02 is DarajaRejected too.
+/// When `is_push` is true, a 5xx without a recognised rejection is OutcomeUnknown, because
+/// the push may have been accepted.
 [[nodiscard]] Error classify_daraja_error(int http_status, std::string_view body, bool is_push);
 
 }  // namespace mpesa

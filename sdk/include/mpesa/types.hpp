@@ -66,7 +66,7 @@ class TransactionDesc {
   std::string value_;
 };
 
-/// Which Daraja deployment the client talks to.
+/// The Daraja deployment the client sends requests to.
 enum class Environment { Sandbox, Production };
 
 /// Returns "sandbox" or "production".

@@ -27,7 +27,7 @@ enum class MessageReason {
   Cancelled,
   WrongPin,
   InsufficientFunds,
-  /// The phone did not answer in time (1037, 1036, 1019).
+  /// The phone did not respond in time (1037, 1036, 1019).
   TimedOut,
   /// The server gave up waiting at the payment deadline; the outcome is not known.
   Unconfirmed,

@@ -17,7 +17,7 @@ namespace mpesa::server {
 
 struct ServerConfig;
 
-/// How the reconciler paces itself.
+/// Pacing settings of the reconciler.
 struct ReconcilerSettings {
   /// The first query comes this long after the push (set by PaymentService when it stores
   /// the payment); later ones wait reconcile_after × 2^(attempt-1), at most max_backoff.
@@ -40,7 +40,7 @@ struct ReconcilerSettings {
   [[nodiscard]] static ReconcilerSettings from_config(const ServerConfig& config);
 };
 
-/// What one pass did.
+/// Counts of what one pass did.
 struct ReconcilePass {
   int claimed = 0;
   int queried = 0;
@@ -64,7 +64,7 @@ class QueryPacer {
   [[nodiscard]] bool take();
   /// Time until the next whole token.
   [[nodiscard]] std::chrono::milliseconds time_to_next();
-  /// Empties the bucket, after Daraja's spike arrest answered, so queries resume only at
+  /// Empties the bucket, after Daraja's spike arrest rejected a query, so queries resume only at
   /// the configured rate.
   void drain();
 

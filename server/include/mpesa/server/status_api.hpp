@@ -58,7 +58,7 @@ class StatusApi {
   /// Adds the CORS headers when the request's Origin is allowed.
   void add_cors_headers(const httplib::Request& request, httplib::Response& response) const;
   [[nodiscard]] std::optional<IpAddress> client_address(const httplib::Request& request) const;
-  /// Answers 429 and returns false when `limiter` refuses the client.
+  /// Sends 429 and returns false when `limiter` rejects the client.
   [[nodiscard]] bool admit(RateLimiter& limiter, const httplib::Request& request,
                            httplib::Response& response);
 

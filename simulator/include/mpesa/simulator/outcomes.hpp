@@ -6,7 +6,7 @@
 
 namespace mpesa::simulator {
 
-/// How the simulator delivers the callback of a settled push.
+/// Delivery mode of the callback of a settled push.
 enum class Delivery {
   /// One POST to the CallBackURL shortly after the customer answers.
   Once,
@@ -18,7 +18,7 @@ enum class Delivery {
   Late,
 };
 
-/// What the simulated customer's phone does with a push whose PhoneNumber ends with
+/// The behaviour of the simulated customer's phone for a push whose PhoneNumber ends with
 /// `phone_suffix`.
 struct OutcomeRule {
   /// The last two digits of the 12-digit PhoneNumber; empty for the default rule.
@@ -30,7 +30,7 @@ struct OutcomeRule {
   std::string_view result_code;
   /// ResultDesc in the callback.
   std::string_view callback_desc;
-  /// ResultDesc in the STK Push Query answer. Daraja words some codes differently there.
+  /// ResultDesc in the STK Push Query response. Daraja words some codes differently there.
   std::string_view query_desc;
   /// True when a success callback carries a `{"Name":"Balance"}` item without a Value.
   bool balance_item = false;
