@@ -85,7 +85,7 @@ struct CheckoutFlow {
 
 }  // namespace
 
-TEST_CASE("a payment whose callback is lost is settled by the reconciler and seen by a long poll") {
+TEST_CASE("lost callback settled by reconciler") {
   CheckoutFlow flow;
   REQUIRE(flow.server->app().reconciler() != nullptr);
   auto client = flow.server->api_client();

@@ -76,7 +76,7 @@ struct ReconcileFixture {
 
 }  // namespace
 
-TEST_CASE("a final query answer settles a pending payment like a callback, learnt by query") {
+TEST_CASE("final query result settles payment") {
   ReconcileFixture fixture;
   const std::string checkout = "ws_CO_13012021093521236557";
   const auto public_id = fixture.seed_due(checkout);
@@ -107,7 +107,7 @@ TEST_CASE("a cancelled answer from the query settles as cancelled") {
   CHECK(ReconcileFixture::column(public_id, "status") == "cancelled");
 }
 
-TEST_CASE("'being processed' in either form reschedules with backoff and settles nothing") {
+TEST_CASE("being processed reschedules with backoff") {
   ReconcileFixture fixture;
   const std::string error_form = "ws_CO_20022018230142206";
   const std::string code_form = "ws_CO_4999_form";
@@ -213,7 +213,7 @@ TEST_CASE("spike arrest stops the pass and leaves the other payments due") {
   CHECK(reconciler.run_once().queried == 0);
 }
 
-TEST_CASE("a payment still pending at its deadline becomes timed_out, and a later success still wins") {
+TEST_CASE("deadline times out, later success wins") {
   ReconcileFixture fixture;
   const std::string checkout = "ws_CO_191220191020363925";
   const auto public_id = fixture.seed_due(checkout);
@@ -241,7 +241,7 @@ TEST_CASE("a payment still pending at its deadline becomes timed_out, and a late
   CHECK(ReconcileFixture::column(public_id, "status") == "succeeded");
 }
 
-TEST_CASE("a payment without a CheckoutRequestID is never queried and times out long past its deadline") {
+TEST_CASE("payment without checkout id never queried") {
   ReconcileFixture fixture;
   const auto public_id = fixture.seed_due("ws_CO_unknown_push");
   PgTestDatabase::instance().execute(fmt::format(
@@ -259,7 +259,7 @@ TEST_CASE("a payment without a CheckoutRequestID is never queried and times out 
   CHECK(fixture.stk->total() == 0);
 }
 
-TEST_CASE("two reconcilers on one database never query the same payment at once") {
+TEST_CASE("two reconcilers never share a payment") {
   ReconcileFixture fixture;
   std::vector<std::string> checkouts;
   for (int i = 0; i < 20; ++i) {
